@@ -1,0 +1,175 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/sessiond/sessiond/account"
+)
+
+func newUser(prefix string) *account.User {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	id := uniq(prefix)
+	return &account.User{
+		ID:           id,
+		Email:        id + "@example.com",
+		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+		Roles:        []string{"admin", "dev"},
+		OrgID:        "org-1",
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+}
+
+// RunUsers runs the user-store conformance suite.
+func RunUsers(t *testing.T, newStore func(t *testing.T) account.Store) {
+	ctx := context.Background()
+
+	t.Run("CreateAndLookUp", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t)
+		u := newUser("u")
+		if err := st.CreateUser(ctx, u); err != nil {
+			t.Fatalf("create: %v", err)
+		}
+		byID, err := st.UserByID(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(u, byID); d != "" {
+			t.Fatalf("by id (-want +got):\n%s", d)
+		}
+		byEmail, err := st.UserByEmail(ctx, u.Email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(u, byEmail); d != "" {
+			t.Fatalf("by email (-want +got):\n%s", d)
+		}
+	})
+
+	t.Run("Missing", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t)
+		if _, err := st.UserByID(ctx, "nobody"); !errors.Is(err, account.ErrNotFound) {
+			t.Fatalf("by id: want ErrNotFound, got %v", err)
+		}
+		if _, err := st.UserByEmail(ctx, "nobody@example.com"); !errors.Is(err, account.ErrNotFound) {
+			t.Fatalf("by email: want ErrNotFound, got %v", err)
+		}
+		if _, err := st.UpdateUser(ctx, "nobody", func(*account.User) error { return nil }); !errors.Is(err, account.ErrNotFound) {
+			t.Fatalf("update: want ErrNotFound, got %v", err)
+		}
+	})
+
+	t.Run("DuplicateEmailConflicts", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t)
+		u := newUser("u")
+		if err := st.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		v := newUser("v")
+		v.Email = u.Email
+		if err := st.CreateUser(ctx, v); !errors.Is(err, account.ErrConflict) {
+			t.Fatalf("want ErrConflict, got %v", err)
+		}
+	})
+
+	t.Run("UpdateAbortsOnError", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t)
+		u := newUser("u")
+		if err := st.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("boom")
+		_, err := st.UpdateUser(ctx, u.ID, func(u *account.User) error {
+			u.Disabled = true
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("want fn's error, got %v", err)
+		}
+		got, _ := st.UserByID(ctx, u.ID)
+		if got.Disabled {
+			t.Fatal("update written although fn failed")
+		}
+	})
+
+	t.Run("UpdateFields", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t)
+		u := newUser("u")
+		if err := st.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		lock := time.Now().UTC().Add(time.Hour).Truncate(time.Millisecond)
+		got, err := st.UpdateUser(ctx, u.ID, func(x *account.User) error {
+			x.Disabled = true
+			x.Roles = []string{"viewer"}
+			x.TokenVersion = 7
+			x.FailedLogins = 3
+			x.LockedUntil = lock
+			x.PasswordHash = "new"
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _ := st.UserByID(ctx, u.ID)
+		if d := cmp.Diff(got, again); d != "" {
+			t.Fatalf("update result differs from stored (-ret +stored):\n%s", d)
+		}
+		if !again.Disabled || again.TokenVersion != 7 || again.FailedLogins != 3 || !again.LockedUntil.Equal(lock) ||
+			again.PasswordHash != "new" || len(again.Roles) != 1 || again.Roles[0] != "viewer" {
+			t.Fatalf("update not stored: %+v", again)
+		}
+	})
+
+	t.Run("ConcurrentUpdatesAllApply", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t)
+		u := newUser("u")
+		if err := st.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		const n = 20
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := st.UpdateUser(ctx, u.ID, func(x *account.User) error {
+					x.TokenVersion++
+					return nil
+				}); err != nil {
+					t.Errorf("update: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		got, _ := st.UserByID(ctx, u.ID)
+		if got.TokenVersion != n {
+			t.Fatalf("lost updates: version %d, want %d", got.TokenVersion, n)
+		}
+	})
+
+	t.Run("ContextCanceled", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := st.UserByID(cctx, "x"); !errors.Is(err, context.Canceled) {
+			t.Fatalf("want context.Canceled, got %v", err)
+		}
+		if err := st.CreateUser(cctx, newUser("c")); !errors.Is(err, context.Canceled) {
+			t.Fatalf("create: want context.Canceled, got %v", err)
+		}
+	})
+}
+
