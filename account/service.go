@@ -114,7 +114,6 @@ func cleanRoles(roles []string) []string {
 	return out
 }
 
-
 // Authenticate checks an email and password from ip. It returns the user, or
 // ErrInvalidCredentials for every kind of failure (unknown email, wrong
 // password, disabled or locked account: same error, similar time, because an

@@ -172,4 +172,3 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) account.Store) {
 		}
 	})
 }
-
