@@ -40,13 +40,13 @@ func (e *PasswordError) Is(target error) bool { return target == ErrWeakPassword
 //go:embed data/common-passwords.txt
 var commonPasswordsTxt string
 
-// commonPasswords is the embedded list (lowercase, one a line) as a set,
-// built on first use.
+// commonPasswords is the embedded list (lowercase, one a line) as a set of
+// case-folded NFKC keys, built on first use and read-only after.
 var commonPasswords = sync.OnceValue(func() map[string]struct{} {
 	m := make(map[string]struct{}, 8600)
 	for line := range strings.Lines(commonPasswordsTxt) {
 		if line = strings.TrimRight(line, "\r\n"); line != "" {
-			m[line] = struct{}{}
+			m[fold(norm.NFKC.String(line))] = struct{}{}
 		}
 	}
 	return m
@@ -83,9 +83,7 @@ func CheckPassword(password string, userInputs ...string) error {
 		return &PasswordError{Reason: "password must not be a single character repeated"}
 	}
 	key := fold(pw)
-	common := commonPasswords()
-	_, isCommon := common[key]
-	if _, lower := common[strings.ToLower(pw)]; isCommon || lower {
+	if _, ok := commonPasswords()[key]; ok {
 		return &PasswordError{Reason: "password is too common; choose one that is harder to guess"}
 	}
 	for _, in := range userInputs {

@@ -1,0 +1,462 @@
+package config
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Validate checks c, which should have its defaults applied
+// ([Config.ApplyDefaults]), and returns every problem found joined with
+// errors.Join, each naming its key ("config: token.leeway: ..."). It reads
+// the TLS files when they are set. It does not change c.
+func (c *Config) Validate() error {
+	var errs []error
+	validate(c, func(key, msg string) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, msg))
+	})
+	return errors.Join(errs...)
+}
+
+// validate reports each problem of c to report with its dotted key and a
+// message that says what to fix. Messages never quote secrets.
+func validate(c *Config, report func(key, msg string)) {
+	v := validator{report: report}
+	v.server(c)
+	v.store(c)
+	v.cookie(c)
+	v.session(c)
+	v.token(c)
+	v.oidc(c)
+	v.gateway(c)
+	v.ratelimit(c)
+	v.password(c)
+	v.tls(c)
+	v.http(c)
+	v.branding(c)
+}
+
+type validator struct {
+	report func(key, msg string)
+}
+
+func (v validator) errorf(key, format string, args ...any) {
+	v.report(key, fmt.Sprintf(format, args...))
+}
+
+func (v validator) oneOf(key, val string, allowed ...string) {
+	for _, a := range allowed {
+		if val == a {
+			return
+		}
+	}
+	v.errorf(key, "%q is not one of %s", val, strings.Join(allowed, ", "))
+}
+
+func (v validator) positive(key string, d Duration) {
+	if d.Duration <= 0 {
+		v.errorf(key, "must be a positive duration (like 30s or 5m)")
+	}
+}
+
+func (v validator) server(c *Config) {
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		v.errorf("addr", "%q is not HOST:PORT (e.g. 127.0.0.1:8080, or :8080 for every interface)", c.Addr)
+	} else {
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			v.errorf("addr", "%q has no valid port (0 to 65535)", c.Addr)
+		}
+		if host != "" && !validHost(host) {
+			v.errorf("addr", "%q has an invalid host (use an IP address or a hostname)", c.Addr)
+		}
+	}
+	if c.Data == "" {
+		v.errorf("data", "must not be empty (a directory, e.g. ./sessiond-data)")
+	}
+	if c.BaseURL != "" {
+		if u, ok := httpURL(c.BaseURL); !ok {
+			v.errorf("base_url", "%q is not an absolute http(s) URL (e.g. https://auth.example.com)", redactURL(c.BaseURL))
+		} else if u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.ForceQuery {
+			v.errorf("base_url", "%q must not have user info, a query or a fragment", redactURL(c.BaseURL))
+		}
+	}
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "json", "text")
+}
+
+// httpURL parses an absolute http or https URL with a host.
+func httpURL(s string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return nil, false
+	}
+	if u.Port() != "" {
+		if n, err := strconv.Atoi(u.Port()); err != nil || n < 1 || n > 65535 {
+			return nil, false
+		}
+	}
+	if h := u.Hostname(); h == "" || !validHost(h) {
+		return nil, false
+	}
+	return u, true
+}
+
+var hostLabel = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+
+// validHost reports whether h is an IP address or a DNS hostname.
+func validHost(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	return validHostname(h)
+}
+
+func validHostname(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for l := range strings.SplitSeq(strings.TrimSuffix(h, "."), ".") {
+		if !hostLabel.MatchString(l) && l != "_" {
+			return false
+		}
+	}
+	return true
+}
+
+func (v validator) store(c *Config) {
+	if scheme, ok := v.storeURL("store.users", c.Store.Users); ok && strings.HasPrefix(scheme, "redis") {
+		v.errorf("store.users", "%q is Redis, which holds sessions only; use sqlite:, bolt: or postgres:// for users", redactURL(c.Store.Users))
+	}
+	v.storeURL("store.sessions", c.Store.Sessions)
+	v.oneOf("store.migrate", c.Store.Migrate, "auto", "off")
+	if c.Store.Redis.Prefix == "" {
+		v.errorf("store.redis.prefix", "must not be empty")
+	}
+}
+
+// storeURL checks a store URL and returns its lower-cased scheme.
+func (v validator) storeURL(key, s string) (string, bool) {
+	shown := redactURL(s)
+	if !strings.Contains(shown, "://") && strings.Contains(shown, "@") {
+		shown = shown[:strings.Index(shown, ":")+1] + "xxxxx" + shown[strings.LastIndex(shown, "@"):]
+	}
+	scheme, rest, found := strings.Cut(s, ":")
+	scheme = strings.ToLower(scheme)
+	if !found {
+		scheme = ""
+	}
+	switch scheme {
+	case "sqlite", "bolt":
+		if rest == "" {
+			v.errorf(key, "%q has no path (write %s:PATH, e.g. %s:/var/lib/sessiond/sessiond.db)", shown, scheme, scheme)
+			return scheme, false
+		}
+	case "redis", "rediss", "postgres", "postgresql":
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || !strings.HasPrefix(rest, "//") {
+			v.errorf(key, "%q is not a %s:// URL with a host (e.g. %s)", shown, scheme, storeExamples[scheme])
+			return scheme, false
+		}
+	case "redis+cluster", "rediss+cluster":
+		if !validCluster(rest) {
+			v.errorf(key, "%q is not %s://HOST:PORT,HOST:PORT,... (e.g. %s)", shown, scheme, storeExamples["redis+cluster"])
+			return scheme, false
+		}
+	default:
+		v.errorf(key, "%q has no known scheme (use sqlite:PATH, bolt:PATH, redis://, rediss://, redis+cluster://, postgres://)", shown)
+		return scheme, false
+	}
+	return scheme, true
+}
+
+var storeExamples = map[string]string{
+	"redis":         "redis://localhost:6379/0",
+	"rediss":        "rediss://redis.internal:6380/0",
+	"postgres":      "postgres://sessiond@localhost:5432/sessiond",
+	"postgresql":    "postgresql://sessiond@localhost:5432/sessiond",
+	"redis+cluster": "redis+cluster://10.0.0.1:6379,10.0.0.2:6379",
+}
+
+// validCluster checks "//[user:pass@]host:port,host:port[/...][?...]".
+func validCluster(rest string) bool {
+	hosts, ok := strings.CutPrefix(rest, "//")
+	if !ok {
+		return false
+	}
+	if i := strings.IndexAny(hosts, "/?#"); i >= 0 {
+		hosts = hosts[:i]
+	}
+	if i := strings.LastIndex(hosts, "@"); i >= 0 {
+		hosts = hosts[i+1:]
+	}
+	if hosts == "" {
+		return false
+	}
+	for hp := range strings.SplitSeq(hosts, ",") {
+		h, p, err := net.SplitHostPort(hp)
+		if err != nil || h == "" || !validHost(h) {
+			return false
+		}
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return false
+		}
+	}
+	return true
+}
+
+func (v validator) cookie(c *Config) {
+	v.oneOf("cookie.secure", c.Cookie.Secure, "auto", "true", "false")
+	d := c.Cookie.Domain
+	if d == "" {
+		return
+	}
+	if !validHostname(d) {
+		v.errorf("cookie.domain", "%q is not a hostname (e.g. example.com, without scheme, port or path)", d)
+		return
+	}
+	if u, ok := httpURL(c.BaseURL); ok {
+		h := strings.ToLower(u.Hostname())
+		if h != d && !strings.HasSuffix(h, "."+d) {
+			v.errorf("cookie.domain", "%q does not cover base_url's host %q, so browsers would drop the cookie (use %q or a parent domain of it, or set base_url)", d, h, h)
+		}
+	}
+}
+
+func (v validator) session(c *Config) {
+	s := c.Session
+	v.positive("session.idle_timeout", s.IdleTimeout)
+	v.positive("session.absolute_timeout", s.AbsoluteTimeout)
+	v.positive("session.touch_interval", s.TouchInterval)
+	if s.AbsoluteTimeout.Duration < s.IdleTimeout.Duration {
+		v.errorf("session.absolute_timeout", "%s is shorter than session.idle_timeout %s (raise it, or lower session.idle_timeout)", s.AbsoluteTimeout, s.IdleTimeout)
+	}
+	if s.TouchInterval.Duration >= s.IdleTimeout.Duration && s.IdleTimeout.Duration > 0 {
+		v.errorf("session.touch_interval", "%s is not shorter than session.idle_timeout %s (lower it)", s.TouchInterval, s.IdleTimeout)
+	}
+	if s.MaxPerUser < -1 {
+		v.errorf("session.max_per_user", "%d is not allowed (use a positive number, or -1 for no cap)", s.MaxPerUser)
+	}
+}
+
+func (v validator) token(c *Config) {
+	t := c.Token
+	v.oneOf("token.alg", t.Alg, tokenAlgs[:]...)
+	switch {
+	case t.Alg == "HS256" && t.HS256Secret == "":
+		v.errorf("token.hs256_secret", "is required when token.alg is HS256 (at least 32 random bytes; prefer the variable %s to the file)", envName("token.hs256_secret"))
+	case t.Alg == "HS256" && len(t.HS256Secret) < 32:
+		v.errorf("token.hs256_secret", "is too short: HS256 needs at least 32 bytes (e.g. the output of openssl rand -base64 32)")
+	case t.Alg != "HS256" && t.HS256Secret != "":
+		v.errorf("token.hs256_secret", "is set but token.alg is %s; remove it, or set token.alg to HS256", t.Alg)
+	}
+	if b, err := decodeKey(t.KeyEncryptionKey.Reveal()); err != nil {
+		v.errorf("token.key_encryption_key", "is not base64 (encode exactly 32 random bytes, e.g. openssl rand -base64 32)")
+	} else if b != nil && len(b) != 32 {
+		v.errorf("token.key_encryption_key", "decodes to %d bytes; it must be exactly 32 (e.g. openssl rand -base64 32)", len(b))
+	}
+	v.positive("token.access_ttl", t.AccessTTL)
+	v.positive("token.refresh_ttl", t.RefreshTTL)
+	v.positive("token.refresh_idle_ttl", t.RefreshIdleTTL)
+	v.positive("token.refresh_grace", t.RefreshGrace)
+	v.positive("token.leeway", t.Leeway)
+	if t.RefreshIdleTTL.Duration > t.RefreshTTL.Duration {
+		v.errorf("token.refresh_idle_ttl", "%s is longer than token.refresh_ttl %s (lower it, or raise token.refresh_ttl)", t.RefreshIdleTTL, t.RefreshTTL)
+	}
+	if t.RefreshGrace.Duration > time.Minute {
+		v.errorf("token.refresh_grace", "%s is too long: at most 1m, since a spent refresh token can be replayed for this long", t.RefreshGrace)
+	}
+	if t.Leeway.Duration > time.Minute {
+		v.errorf("token.leeway", "%s is more than the 60s allowed (skew beyond a minute is a clock problem: fix NTP)", t.Leeway)
+	}
+	if d := t.RotationPeriod.Duration; d != 0 && d < time.Hour {
+		v.errorf("token.rotation_period", "%s is too short: use 0 (rotate on request only) or at least 1h", t.RotationPeriod)
+	}
+	if t.Issuer != c.BaseURL {
+		if u, ok := httpURL(t.Issuer); !ok || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			v.errorf("token.issuer", "%q is not an absolute http(s) URL without query or fragment (e.g. https://auth.example.com)", redactURL(t.Issuer))
+		}
+	}
+	if len(t.Audience) == 0 {
+		v.errorf("token.audience", "must not be empty (set it, or set token.issuer or base_url it defaults from)")
+	}
+	for i, a := range t.Audience {
+		if strings.TrimSpace(a) == "" {
+			v.errorf("token.audience", "entry %d is empty; remove it", i+1)
+		}
+	}
+}
+
+var providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+func (v validator) oidc(c *Config) {
+	seen := map[string]int{}
+	for i, p := range c.OIDC.Providers {
+		key := fmt.Sprintf("oidc.providers[%d]", i)
+		switch {
+		case p.Name == "":
+			v.errorf(key+".name", "is required (lowercase letters, digits, - and _; it appears in /v1/oidc/{name}/start)")
+		case !providerName.MatchString(p.Name):
+			v.errorf(key+".name", "%q may hold only lowercase letters, digits, - and _ (it appears in URLs)", p.Name)
+		default:
+			if j, dup := seen[p.Name]; dup {
+				v.errorf(key+".name", "%q is also the name of oidc.providers[%d]; names must differ", p.Name, j)
+			}
+			seen[p.Name] = i
+		}
+		if p.Issuer == "" {
+			v.errorf(key+".issuer", "is required (the provider's issuer URL, e.g. https://accounts.google.com)")
+		} else if u, ok := httpURL(p.Issuer); !ok || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			v.errorf(key+".issuer", "%q is not an absolute https URL without query or fragment", redactURL(p.Issuer))
+		} else if u.Scheme != "https" && !c.Dev && !isLoopback(u.Hostname()) {
+			v.errorf(key+".issuer", "%q must use https (http is allowed only for loopback hosts or with dev)", p.Issuer)
+		}
+		if p.ClientID == "" {
+			v.errorf(key+".client_id", "is required (sessiond's client id at the provider)")
+		}
+		hasOpenID := false
+		for _, s := range p.Scopes {
+			hasOpenID = hasOpenID || s == "openid"
+		}
+		if !hasOpenID {
+			v.errorf(key+".scopes", "must include openid")
+		}
+		for _, cl := range []struct{ key, val string }{{"email", p.Claims.Email}, {"roles", p.Claims.Roles}, {"org_id", p.Claims.OrgID}} {
+			if strings.TrimSpace(cl.val) == "" {
+				v.errorf(key+".claims."+cl.key, "must not be empty")
+			}
+		}
+	}
+}
+
+func isLoopback(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsLoopback()
+}
+
+func (v validator) gateway(c *Config) {
+	for i, h := range c.Gateway.AllowedRedirectHosts {
+		name, wild := strings.CutPrefix(h, "*.")
+		if !validHost(name) || (wild && !strings.Contains(strings.Trim(name, "."), ".")) {
+			v.errorf("gateway.allowed_redirect_hosts", "entry %d, %q, is not a hostname or *.domain (no scheme, port or path; e.g. app.example.com or *.example.com)", i+1, h)
+		}
+	}
+}
+
+func (v validator) ratelimit(c *Config) {
+	r := c.RateLimit
+	if r.LoginPerIP.N <= 0 || r.LoginPerIP.Per <= 0 {
+		v.errorf("ratelimit.login_per_ip", "must be a rate N/duration with N > 0 (e.g. 100/1m)")
+	}
+	if r.LoginPerAccount.N <= 0 || r.LoginPerAccount.Per <= 0 {
+		v.errorf("ratelimit.login_per_account", "must be a rate N/duration with N > 0 (e.g. 10/1m)")
+	}
+	switch {
+	case r.LockoutAfter < 1:
+		v.errorf("ratelimit.lockout_after", "%d is not allowed (use 1 to 100)", r.LockoutAfter)
+	case r.LockoutAfter > 100:
+		v.errorf("ratelimit.lockout_after", "%d is more than 100 (NIST SP 800-63B allows at most 100 consecutive failures)", r.LockoutAfter)
+	}
+	v.positive("ratelimit.lockout_duration", r.LockoutDuration)
+}
+
+func (v validator) password(c *Config) {
+	p := c.Password
+	const maxMemory = 4 << 20 // 4 GiB in KiB
+	switch {
+	case p.MemoryKiB < 19456:
+		v.errorf("password.memory_kib", "%d is below the minimum 19456 (19 MiB, OWASP's floor for Argon2id); raise it", p.MemoryKiB)
+	case p.MemoryKiB > maxMemory:
+		v.errorf("password.memory_kib", "%d is above the maximum %d (4 GiB)", p.MemoryKiB, maxMemory)
+	}
+	switch {
+	case p.Time < 2:
+		v.errorf("password.time", "%d is below the minimum 2; raise it", p.Time)
+	case p.Time > 100:
+		v.errorf("password.time", "%d is above the maximum 100", p.Time)
+	}
+	if p.Threads < 1 || p.Threads > 255 {
+		v.errorf("password.threads", "%d is not allowed (use 1 to 255)", p.Threads)
+	}
+	if p.MaxConcurrent < 0 {
+		v.errorf("password.max_concurrent", "%d is not allowed (use a positive number, or 0 for the number of CPUs)", p.MaxConcurrent)
+	}
+}
+
+func (v validator) tls(c *Config) {
+	cert, key := c.TLS.Cert, c.TLS.Key
+	switch {
+	case cert == "" && key == "":
+		return
+	case key == "":
+		v.errorf("tls.key", "is empty but tls.cert is set; set both (PEM files) or neither")
+		return
+	case cert == "":
+		v.errorf("tls.cert", "is empty but tls.key is set; set both (PEM files) or neither")
+		return
+	}
+	okCert := v.file("tls.cert", cert)
+	okKey := v.file("tls.key", key)
+	if okCert && okKey {
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			v.errorf("tls.cert", "%q and tls.key %q are not a usable PEM certificate and matching key: %v", cert, key, err)
+		}
+	}
+}
+
+func (v validator) file(key, path string) bool {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		v.errorf(key, "%q does not exist (give the path of a PEM file)", path)
+	case err != nil:
+		v.errorf(key, "%q cannot be read: %v", path, err)
+	case fi.IsDir():
+		v.errorf(key, "%q is a directory (give the path of a PEM file)", path)
+	default:
+		return true
+	}
+	return false
+}
+
+func (v validator) http(c *Config) {
+	h := c.HTTP
+	v.positive("http.read_header_timeout", h.ReadHeaderTimeout)
+	v.positive("http.read_timeout", h.ReadTimeout)
+	v.positive("http.write_timeout", h.WriteTimeout)
+	v.positive("http.idle_timeout", h.IdleTimeout)
+	v.positive("http.shutdown_timeout", h.ShutdownTimeout)
+	if h.MaxHeaderBytes < 4096 || h.MaxHeaderBytes > 1<<20 {
+		v.errorf("http.max_header_bytes", "%d is not allowed (use 4096 to 1048576)", h.MaxHeaderBytes)
+	}
+}
+
+var hexColor = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$`)
+
+func (v validator) branding(c *Config) {
+	b := c.Branding
+	if strings.TrimSpace(b.Name) == "" {
+		v.errorf("branding.name", "must not be empty")
+	}
+	if l := b.LogoURL; l != "" {
+		isPath := strings.HasPrefix(l, "/") && !strings.HasPrefix(l, "//") && !strings.ContainsAny(l, "\\\x00")
+		if _, isURL := httpURL(l); !isPath && !isURL {
+			v.errorf("branding.logo_url", "%q is not an http(s) URL or an absolute path (e.g. /static/logo.svg)", redactURL(l))
+		}
+	}
+	if b.PrimaryColor != "" && !hexColor.MatchString(b.PrimaryColor) {
+		v.errorf("branding.primary_color", "%q is not a CSS hex color (e.g. #1a73e8 or #fff)", b.PrimaryColor)
+	}
+}

@@ -1,0 +1,365 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/session"
+)
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// handleLogin: POST /v1/login. A new session every time; any session the
+// request carried is ended first (no fixation).
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if err := s.csrf.Check(r); err != nil {
+		s.writeError(w, r, errCrossSite)
+		return
+	}
+	var req loginRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Email == "" || req.Password == "" {
+		s.writeError(w, r, errf(codeInvalidRequest, "email and password are required"))
+		return
+	}
+	ctx := r.Context()
+	// End whatever session came along, valid or not: the new one never
+	// inherits an ID the client chose or held before.
+	if old := s.opt.Sessions.CookieToken(r); old != "" {
+		if hash, err := session.ParseToken(old); err == nil {
+			if err := s.opt.Sessions.Destroy(ctx, session.IDFromHash(hash)); err == nil {
+				s.metrics.revoked.WithLabelValues("login_replaced").Inc()
+			}
+		}
+	}
+	ip := s.clientIP(r)
+	u, err := s.opt.Accounts.Authenticate(ctx, req.Email, req.Password, ip)
+	if err != nil {
+		var rl *account.RateLimitedError
+		switch {
+		case errors.As(err, &rl):
+			s.metrics.logins.WithLabelValues("rate_limited").Inc()
+		case errors.Is(err, account.ErrInvalidCredentials):
+			s.metrics.logins.WithLabelValues("failure").Inc()
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	sess, tok, err := s.opt.Sessions.Create(ctx, u.ID, session.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512), Method: "password"})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.metrics.logins.WithLabelValues("success").Inc()
+	s.audit(r, "session.created", slog.String("user_id", u.ID), slog.String("session_id", sess.ID))
+	s.opt.Sessions.SetCookie(w, r, sess, tok)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user":       viewUser(u),
+		"session":    currentSessionView{ID: sess.ID, Via: "cookie", CreatedAt: rfc3339(sess.CreatedAt), ExpiresAt: rfc3339(sess.ExpiresAt)},
+		"csrf_token": sess.CSRFToken,
+	})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// handleLogout: POST /v1/logout.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, id *identity) {
+	ctx := r.Context()
+	if id.Session != nil {
+		if err := s.opt.Sessions.Destroy(ctx, id.Session.ID); err != nil && !errors.Is(err, session.ErrNotFound) {
+			s.writeError(w, r, err)
+			return
+		}
+		s.opt.Sessions.ClearCookie(w, r)
+	}
+	if id.Bearer != nil && s.opt.Tokens != nil {
+		if err := s.opt.Tokens.RevokeBearer(ctx, id.User.ID, id.Bearer); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	s.metrics.revoked.WithLabelValues("logout").Inc()
+	s.audit(r, "logout", slog.String("user_id", id.User.ID), slog.String("session_id", id.sessionID()), slog.String("via", id.Via))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleWhoami: GET /v1/whoami.
+func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, id *identity) {
+	out := map[string]any{"user": viewUser(id.User)}
+	switch {
+	case id.Session != nil:
+		out["session"] = currentSessionView{ID: id.Session.ID, Via: "cookie", CreatedAt: rfc3339(id.Session.CreatedAt), ExpiresAt: rfc3339(id.Session.ExpiresAt)}
+		out["csrf_token"] = id.Session.CSRFToken
+	case id.Bearer != nil:
+		out["session"] = currentSessionView{ID: id.Bearer.SessionID, Via: "bearer", CreatedAt: unixRFC3339(id.Bearer.IssuedAt), ExpiresAt: unixRFC3339(id.Bearer.ExpiresAt)}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleListSessions: GET /v1/sessions — the caller's cookie sessions and
+// refresh families.
+func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, id *identity) {
+	list, err := s.devices(r, id.User.ID, id.sessionID())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
+}
+
+func (s *Server) devices(r *http.Request, userID, current string) ([]deviceView, error) {
+	sessions, err := s.opt.Sessions.List(r.Context(), userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]deviceView, 0, len(sessions))
+	for _, ss := range sessions {
+		out = append(out, viewDevice(ss, current))
+	}
+	if s.opt.Tokens != nil {
+		fams, err := s.opt.Tokens.Devices(r.Context(), userID, current)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fams...)
+	}
+	return out, nil
+}
+
+// handleDeleteSession: DELETE /v1/sessions/{id} — only the caller's own.
+func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request, id *identity) {
+	ctx := r.Context()
+	target := r.PathValue("id")
+	ss, err := s.opt.Sessions.Get(ctx, target)
+	switch {
+	case err == nil && ss.UserID == id.User.ID:
+		if err := s.opt.Sessions.Destroy(ctx, target); err != nil && !errors.Is(err, session.ErrNotFound) {
+			s.writeError(w, r, err)
+			return
+		}
+	case err == nil || session.IsAuthFailure(err):
+		// Another user's session, or none: the same 404 either way.
+		if s.opt.Tokens == nil {
+			s.writeError(w, r, errNotFound)
+			return
+		}
+		ok, err := s.opt.Tokens.RevokeFamily(ctx, id.User.ID, target)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !ok {
+			s.writeError(w, r, errNotFound)
+			return
+		}
+	default:
+		s.writeError(w, r, err)
+		return
+	}
+	s.metrics.revoked.WithLabelValues("user_revoked").Inc()
+	s.audit(r, "session.revoked", slog.String("user_id", id.User.ID), slog.String("session_id", target))
+	if target == id.sessionID() && id.Session != nil {
+		s.opt.Sessions.ClearCookie(w, r)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleDeleteSessions: DELETE /v1/sessions?scope=others|all.
+func (s *Server) handleDeleteSessions(w http.ResponseWriter, r *http.Request, id *identity) {
+	scope := r.URL.Query().Get("scope")
+	if scope != "others" && scope != "all" {
+		s.writeError(w, r, errf(codeInvalidRequest, "scope must be others or all"))
+		return
+	}
+	keep := ""
+	if scope == "others" {
+		keep = id.sessionID()
+	}
+	if err := s.endEverything(r, id.User.ID, keep, scope == "all", "sessions."+scope); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if scope == "all" && id.Session != nil {
+		s.opt.Sessions.ClearCookie(w, r)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// endEverything ends every cookie session and refresh family of the user
+// except keep, and with bump also refuses every access token issued so far.
+func (s *Server) endEverything(r *http.Request, userID, keep string, bump bool, reason string) error {
+	ctx := r.Context()
+	if bump {
+		if _, err := s.opt.Accounts.BumpTokenVersion(ctx, userID); err != nil {
+			return err
+		}
+	}
+	n, err := s.opt.Sessions.DestroyUser(ctx, userID, keep)
+	if err != nil {
+		return err
+	}
+	if s.opt.Tokens != nil {
+		if err := s.opt.Tokens.RevokeUser(ctx, userID, keep); err != nil {
+			return err
+		}
+	}
+	s.metrics.revoked.WithLabelValues(reason).Add(float64(n))
+	s.audit(r, "sessions.revoked", slog.String("user_id", userID), slog.String("reason", reason),
+		slog.Int("sessions", n), slog.Bool("tokens_refused", bump))
+	return nil
+}
+
+type passwordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// handlePassword: POST /v1/password. Every other session and refresh family
+// ends, the token version is bumped and the current session gets a new ID.
+func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, id *identity) {
+	var req passwordRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	if _, err := s.opt.Accounts.ChangePassword(ctx, id.User.ID, req.CurrentPassword, req.NewPassword); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if id.Session != nil {
+		ns, tok, err := s.opt.Sessions.Renew(ctx, id.Session)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := s.endEverything(r, id.User.ID, ns.ID, false, "password_changed"); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.opt.Sessions.SetCookie(w, r, ns, tok)
+		w.Header().Set("X-CSRF-Token", ns.CSRFToken)
+	} else if err := s.endEverything(r, id.User.ID, id.sessionID(), false, "password_changed"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleGetData: GET /v1/session/data.
+func (s *Server) handleGetData(w http.ResponseWriter, r *http.Request, id *identity) {
+	data, version, err := s.sessionData(r, id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(version))
+	writeJSON(w, http.StatusOK, map[string]any{"data": rawOrEmpty(data), "version": version})
+}
+
+func (s *Server) sessionData(r *http.Request, id *identity) ([]byte, int64, error) {
+	if id.Session != nil {
+		return id.Session.Data, id.Session.DataVersion, nil
+	}
+	if s.opt.Tokens == nil {
+		return nil, 0, errNotFound
+	}
+	return s.opt.Tokens.Data(r.Context(), id.sessionID())
+}
+
+type rawJSON []byte
+
+func (j rawJSON) MarshalJSON() ([]byte, error) { return j, nil }
+
+func rawOrEmpty(b []byte) rawJSON {
+	if len(b) == 0 {
+		return rawJSON("{}")
+	}
+	return rawJSON(b)
+}
+
+func etag(v int64) string { return `"v` + strconv.FormatInt(v, 10) + `"` }
+
+// parseIfMatch reads If-Match: "vN" (or W/"vN", or *). nil means no
+// precondition.
+func parseIfMatch(h string) (*int64, error) {
+	h = strings.TrimSpace(h)
+	if h == "" || h == "*" {
+		return nil, nil
+	}
+	h = strings.TrimPrefix(h, "W/")
+	if len(h) < 4 || h[0] != '"' || h[len(h)-1] != '"' || h[1] != 'v' {
+		return nil, errf(codeInvalidRequest, `If-Match must be an ETag like "v3"`)
+	}
+	v, err := strconv.ParseInt(h[2:len(h)-1], 10, 64)
+	if err != nil || v < 0 {
+		return nil, errf(codeInvalidRequest, `If-Match must be an ETag like "v3"`)
+	}
+	return &v, nil
+}
+
+// handlePatchData: PATCH /v1/session/data, RFC 7396, atomic.
+func (s *Server) handlePatchData(w http.ResponseWriter, r *http.Request, id *identity) {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(mt) != "application/merge-patch+json" && strings.TrimSpace(mt) != "application/json" {
+		s.writeError(w, r, errf(codeInvalidRequest, "the body must be application/merge-patch+json"))
+		return
+	}
+	ifMatch, err := parseIfMatch(r.Header.Get("If-Match"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var probe any
+	if err := decodeAny(body, &probe); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var data []byte
+	var version int64
+	if id.Session != nil {
+		data, version, err = s.opt.Sessions.MergeData(r.Context(), id.Session.ID, body, ifMatch)
+	} else if s.opt.Tokens != nil {
+		data, version, err = s.opt.Tokens.MergeData(r.Context(), id.sessionID(), body, ifMatch)
+	} else {
+		err = errNotFound
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(version))
+	writeJSON(w, http.StatusOK, map[string]any{"data": rawOrEmpty(data), "version": version})
+}
+
+func decodeAny(body []byte, v any) error {
+	return decodeStrict(body, v)
+}
+
+func unixRFC3339(sec int64) string {
+	if sec == 0 {
+		return ""
+	}
+	return rfc3339(time.Unix(sec, 0))
+}

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+
+	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/session"
+)
+
+// TokenService is the stateless/hybrid half (access and refresh tokens) as
+// the session endpoints see it. Nil disables bearer-related behaviour.
+type TokenService interface {
+	// RevokeBearer ends the access token and its refresh family.
+	RevokeBearer(ctx context.Context, userID string, b *BearerIdentity) error
+	// RevokeFamily ends the user's refresh family with id; false if the user
+	// has no such family.
+	RevokeFamily(ctx context.Context, userID, familyID string) (bool, error)
+	// RevokeUser ends every refresh family of the user but keep.
+	RevokeUser(ctx context.Context, userID, keep string) error
+	// Devices lists the user's refresh families as devices.
+	Devices(ctx context.Context, userID, current string) ([]deviceView, error)
+	// Data and MergeData read and change the data of a token session.
+	Data(ctx context.Context, familyID string) ([]byte, int64, error)
+	MergeData(ctx context.Context, familyID string, patch []byte, ifMatch *int64) ([]byte, int64, error)
+}
+
+// Options are the parts a Server is built from. Sessions, Accounts and Users
+// are required.
+type Options struct {
+	Sessions *session.Manager
+	Accounts *account.Service
+	Users    account.Store
+	Bearer   BearerAuthenticator
+	Tokens   TokenService
+	// Ready are the dependencies /readyz pings, by name.
+	Ready map[string]Pinger
+	// TrustedProxies may set X-Forwarded-For and X-Forwarded-Proto.
+	TrustedProxies []netip.Prefix
+	// Log receives operational logs, Audit security events. Nil: discarded.
+	Log, Audit *slog.Logger
+	// AccessLog logs every request at info level.
+	AccessLog bool
+	// Routes lets other parts of the server (pages, tokens, gateway) add
+	// their handlers to the same mux, with the same middleware.
+	Routes []func(mux *http.ServeMux)
+}
+
+// Server is the HTTP API. Create it with New; it is an http.Handler.
+type Server struct {
+	opt       Options
+	log       *slog.Logger
+	auditLog  *slog.Logger
+	accessLog bool
+	metrics   *metrics
+	csrf      *http.CrossOriginProtection
+	mux       *http.ServeMux
+	handler   http.Handler
+}
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// New builds a Server from opt.
+func New(opt Options) (*Server, error) {
+	if opt.Sessions == nil || opt.Accounts == nil || opt.Users == nil {
+		return nil, errors.New("server: new: Sessions, Accounts and Users are required")
+	}
+	s := &Server{opt: opt, log: opt.Log, auditLog: opt.Audit, accessLog: opt.AccessLog,
+		metrics: newMetrics(), csrf: http.NewCrossOriginProtection(), mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = discard
+	}
+	if s.auditLog == nil {
+		s.auditLog = discard
+	}
+	s.routes()
+	for _, add := range opt.Routes {
+		add(s.mux)
+	}
+	s.handler = s.outer(http.HandlerFunc(s.dispatch))
+	return s, nil
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("POST /v1/login", s.handleLogin)
+	m.HandleFunc("POST /v1/logout", s.authed(s.handleLogout))
+	m.HandleFunc("GET /v1/whoami", s.authed(s.handleWhoami))
+	m.HandleFunc("GET /v1/sessions", s.authed(s.handleListSessions))
+	m.HandleFunc("DELETE /v1/sessions", s.authed(s.handleDeleteSessions))
+	m.HandleFunc("DELETE /v1/sessions/{id}", s.authed(s.handleDeleteSession))
+	m.HandleFunc("POST /v1/password", s.authed(s.handlePassword))
+	m.HandleFunc("GET /v1/session/data", s.authed(s.handleGetData))
+	m.HandleFunc("PATCH /v1/session/data", s.authed(s.handlePatchData))
+	m.HandleFunc("POST /v1/admin/users", s.admin(s.handleAdminCreateUser))
+	m.HandleFunc("PATCH /v1/admin/users/{id}", s.admin(s.handleAdminPatchUser))
+	m.HandleFunc("GET /v1/admin/users/{id}/sessions", s.admin(s.handleAdminListSessions))
+	m.HandleFunc("DELETE /v1/admin/users/{id}/sessions", s.admin(s.handleAdminDeleteSessions))
+	m.HandleFunc("GET /healthz", s.handleHealthz)
+	m.HandleFunc("GET /readyz", s.handleReadyz)
+	m.Handle("GET /metrics", s.metrics.handler())
+}
+
+// dispatch routes through the mux, answering unmatched paths and methods in
+// the contract's error form rather than the mux's plain text.
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		rec := httptest.NewRecorder()
+		s.mux.ServeHTTP(rec, r)
+		if rec.Code == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", rec.Header().Get("Allow"))
+			s.writeError(w, r, errf(codeMethodNotAllowed, "method %s is not allowed here", r.Method))
+			return
+		}
+		s.writeError(w, r, errNotFound)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// WriteError answers r with err in the contract's error form; other parts of
+// the server (pages, gateway) use it so that every error looks the same.
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) { s.writeError(w, r, err) }
+
+// ClientIP is the caller's address, honouring trusted proxies only.
+func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
+
+// IsTLS reports whether r reached the deployment over TLS.
+func (s *Server) IsTLS(r *http.Request) bool { return s.isTLS(r) }
+
+func (s *Server) audit(r *http.Request, event string, attrs ...any) {
+	attrs = append([]any{slog.String("event", event), slog.String("request_id", requestID(r.Context())),
+		slog.String("ip", s.clientIP(r))}, attrs...)
+	s.auditLog.InfoContext(r.Context(), "audit", attrs...)
+}
+
+func notFoundOr(err error) error {
+	if errors.Is(err, account.ErrNotFound) {
+		return errNotFound
+	}
+	return err
+}

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"time"
+
+	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/session"
+)
+
+type userView struct {
+	ID       string   `json:"id"`
+	Email    string   `json:"email"`
+	Roles    []string `json:"roles"`
+	OrgID    string   `json:"org_id"`
+	Disabled bool     `json:"disabled,omitempty"`
+}
+
+func viewUser(u *account.User) userView {
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return userView{ID: u.ID, Email: u.Email, Roles: roles, OrgID: u.OrgID, Disabled: u.Disabled}
+}
+
+type currentSessionView struct {
+	ID        string `json:"id"`
+	Via       string `json:"via"`
+	CreatedAt string `json:"created_at"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+type deviceView struct {
+	ID         string `json:"id"`
+	Kind       string `json:"kind"`
+	CreatedAt  string `json:"created_at"`
+	LastSeenAt string `json:"last_seen_at"`
+	ExpiresAt  string `json:"expires_at"`
+	IP         string `json:"ip"`
+	UserAgent  string `json:"user_agent"`
+	Current    bool   `json:"current"`
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func viewDevice(s *session.Session, current string) deviceView {
+	return deviceView{
+		ID: s.ID, Kind: "cookie", CreatedAt: rfc3339(s.CreatedAt), LastSeenAt: rfc3339(s.LastSeenAt),
+		ExpiresAt: rfc3339(s.Deadline()), IP: s.IP, UserAgent: s.UserAgent, Current: s.ID == current,
+	}
+}
