@@ -242,4 +242,3 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	return nil
 }
-

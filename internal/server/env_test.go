@@ -234,4 +234,3 @@ func setCookieHeader(r *resp) string {
 	}
 	return ""
 }
-

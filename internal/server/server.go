@@ -128,7 +128,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 
 // WriteError answers r with err in the contract's error form; other parts of
 // the server (pages, gateway) use it so that every error looks the same.
-func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) { s.writeError(w, r, err) }
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeError(w, r, err)
+}
 
 // ClientIP is the caller's address, honouring trusted proxies only.
 func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
