@@ -9,15 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
-	"strings"
 
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/session"
-	"github.com/sessiond/sessiond/store/memstore"
-	"github.com/sessiond/sessiond/store/sqlitestore"
 )
 
 // App is a fully wired sessiond: stores opened, services built, HTTP
@@ -32,94 +28,6 @@ type App struct {
 	Server   *Server
 
 	closers []io.Closer
-}
-
-// Stores are the backends a configuration names.
-type Stores struct {
-	Users    account.Store
-	Sessions session.Backend
-	Ready    map[string]Pinger
-	Closers  []io.Closer
-	Limiters [2]account.Limiter // per IP, per account; nil entries mean in-process
-}
-
-// OpenStores opens the backends cfg names. The embedded SQLite store is the
-// default; "memory:" is an in-process store for tests.
-func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
-	st := &Stores{Ready: map[string]Pinger{}}
-	opened := map[string]any{}
-	open := func(url string) (any, error) {
-		if b, ok := opened[url]; ok {
-			return b, nil
-		}
-		var b any
-		scheme, rest, _ := strings.Cut(url, ":")
-		switch scheme {
-		case "sqlite", "bolt":
-			path := strings.TrimPrefix(rest, "//")
-			if path == "" {
-				path = filepath.Join(cfg.Data, "sessiond.db")
-			}
-			s, err := sqlitestore.Open(ctx, path, sqlitestore.Options{NoMigrate: cfg.Store.Migrate == "off"})
-			if err != nil {
-				return nil, err
-			}
-			st.Closers = append(st.Closers, s)
-			b = s
-		case "memory":
-			b = memstore.New(nil)
-		default:
-			return nil, fmt.Errorf("server: open store %q: unsupported scheme %q", redact(url), scheme)
-		}
-		opened[url] = b
-		return b, nil
-	}
-	ub, err := open(cfg.Store.Users)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	users, ok := ub.(account.Store)
-	if !ok {
-		st.Close()
-		return nil, fmt.Errorf("server: store.users %q cannot hold users", redact(cfg.Store.Users))
-	}
-	sb, err := open(cfg.Store.Sessions)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	sessions, ok := sb.(session.Backend)
-	if !ok {
-		st.Close()
-		return nil, fmt.Errorf("server: store.sessions %q cannot hold sessions", redact(cfg.Store.Sessions))
-	}
-	st.Users, st.Sessions = users, sessions
-	if p, ok := ub.(Pinger); ok {
-		st.Ready["users"] = p
-	}
-	if p, ok := sb.(Pinger); ok {
-		st.Ready["sessions"] = p
-	}
-	return st, nil
-}
-
-// Close closes every store.
-func (s *Stores) Close() error {
-	var errs []error
-	for i := len(s.Closers) - 1; i >= 0; i-- {
-		errs = append(errs, s.Closers[i].Close())
-	}
-	return errors.Join(errs...)
-}
-
-func redact(url string) string {
-	if i := strings.Index(url, "@"); i >= 0 {
-		if j := strings.Index(url, "://"); j >= 0 && j < i {
-			return url[:j+3] + "REDACTED" + url[i:]
-		}
-	}
-	return url
 }
 
 // Build opens the stores and wires every service for cfg.
