@@ -144,7 +144,6 @@ func (c *serveCmd) Run(rc *runCtx) error {
 		scheme = "https"
 	}
 	url := scheme + "://" + ln.Addr().String()
-	fmt.Fprintf(rc.m.Stdout, "sessiond %s listening on %s (data in %s)\n", Version, url, cfg.Data)
 	if cfg.Dev {
 		email, pw, err := demoAccount(rc, app)
 		if err != nil {
@@ -154,6 +153,7 @@ func (c *serveCmd) Run(rc *runCtx) error {
 		fmt.Fprintf(rc.m.Stdout, "dev mode: demo admin %s, one-time password: %s\n", email, pw)
 		fmt.Fprintf(rc.m.Stdout, "try: curl -c jar -H 'Content-Type: application/json' -d '{\"email\":\"%s\",\"password\":\"%s\"}' %s/v1/login\n", email, pw, url)
 	}
+	fmt.Fprintf(rc.m.Stdout, "sessiond %s listening on %s (data in %s)\n", Version, url, cfg.Data)
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("version", Version))
 	if rc.m.Ready != nil {
 		rc.m.Ready(ln.Addr().String())
