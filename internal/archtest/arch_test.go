@@ -15,22 +15,22 @@ const module = "github.com/sessiond/sessiond"
 // packages relative to the module root, others by import path prefix. Keep
 // it in step with docs/ARCHITECTURE.md.
 var allowed = map[string][]string{
-	"session":              {},
-	"ratelimit":            {},
-	"account":              {"session", "golang.org/x/crypto/", "golang.org/x/text/"},
-	"token":                {"github.com/go-jose/go-jose/v4"},
-	"verifier":             {"token", "github.com/go-jose/go-jose/v4"},
-	"store/memstore":       {"session", "account", "token", "ratelimit"},
-	"store/sqlitestore":    {"session", "account", "token", "ratelimit", "github.com/pressly/goose/v3", "modernc.org/sqlite"},
-	"store/redisstore":     {"session", "account", "token", "ratelimit", "github.com/redis/rueidis"},
-	"store/pgstore":        {"session", "account", "token", "ratelimit", "github.com/jackc/pgx/v5", "github.com/pressly/goose/v3"},
-	"store/storetest":      {"session", "account", "token", "ratelimit", "github.com/google/go-cmp/"},
-	"internal/config":      {"ratelimit", "go.yaml.in/yaml/v3"},
-	"internal/testenv":     {},
-	"internal/archtest":    {},
-	"internal/server":      {"*"},
-	"internal/cli":         {"*"},
-	"cmd/sessiond":         {"internal/cli"},
+	"session":           {},
+	"ratelimit":         {},
+	"account":           {"session", "golang.org/x/crypto/", "golang.org/x/text/"},
+	"token":             {"github.com/go-jose/go-jose/v4"},
+	"verifier":          {"token", "github.com/go-jose/go-jose/v4"},
+	"store/memstore":    {"session", "account", "token", "ratelimit"},
+	"store/sqlitestore": {"session", "account", "token", "ratelimit", "github.com/pressly/goose/v3", "modernc.org/sqlite"},
+	"store/redisstore":  {"session", "account", "token", "ratelimit", "github.com/redis/rueidis"},
+	"store/pgstore":     {"session", "account", "token", "ratelimit", "github.com/jackc/pgx/v5", "github.com/pressly/goose/v3"},
+	"store/storetest":   {"session", "account", "token", "ratelimit", "github.com/google/go-cmp/"},
+	"internal/config":   {"ratelimit", "go.yaml.in/yaml/v3"},
+	"internal/testenv":  {},
+	"internal/archtest": {},
+	"internal/server":   {"*"},
+	"internal/cli":      {"*"},
+	"cmd/sessiond":      {"internal/cli"},
 }
 
 type pkg struct {
