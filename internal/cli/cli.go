@@ -130,11 +130,6 @@ func (c *serveCmd) Run(rc *runCtx) error {
 		return err
 	}
 	log := rc.logger(cfg)
-	app, err := server.Build(rc, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer app.Close()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("serve: listen on %s: %w (set addr or --addr)", cfg.Addr, err)
@@ -144,6 +139,25 @@ func (c *serveCmd) Run(rc *runCtx) error {
 		scheme = "https"
 	}
 	url := scheme + "://" + ln.Addr().String()
+	// With port 0 the derived base URL (and the issuer derived from it) only
+	// becomes known now.
+	if derived := scheme + "://" + cfg.Addr; strings.HasSuffix(cfg.Addr, ":0") && cfg.BaseURL == derived {
+		if cfg.Token.Issuer == cfg.BaseURL {
+			cfg.Token.Issuer = url
+		}
+		for i, a := range cfg.Token.Audience {
+			if a == cfg.BaseURL {
+				cfg.Token.Audience[i] = url
+			}
+		}
+		cfg.BaseURL = url
+	}
+	app, err := server.Build(rc, cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer app.Close()
 	if cfg.Dev {
 		email, pw, err := demoAccount(rc, app)
 		if err != nil {

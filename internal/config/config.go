@@ -31,6 +31,10 @@ const (
 // field means the default; [Config.ApplyDefaults] fills them in and [Load]
 // returns a Config with every default applied. docs/configuration.md
 // describes every key.
+//
+// Print a Config with [Config.String] or [Config.Redacted]: they hide
+// secrets and the passwords in store URLs. (Secret fields hide themselves
+// from fmt, log/slog and JSON too; store URLs in %v of the struct do not.)
 type Config struct {
 	// Addr is the HOST:PORT the HTTP server listens on. Default 127.0.0.1:8080.
 	Addr string `yaml:"addr" default:"127.0.0.1:8080"`
@@ -48,20 +52,32 @@ type Config struct {
 	// or /128) of reverse proxies whose X-Forwarded-For is believed. Empty
 	// (the default): the header is ignored and the peer is the client.
 	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
-
-	Log       Log       `yaml:"log"`
-	Store     Store     `yaml:"store"`
-	Cookie    Cookie    `yaml:"cookie"`
-	Session   Session   `yaml:"session"`
-	Token     Token     `yaml:"token"`
-	OIDC      OIDC      `yaml:"oidc"`
-	Gateway   Gateway   `yaml:"gateway"`
+	// Log is log.*: level and format.
+	Log Log `yaml:"log"`
+	// Store is store.*: the storage backends.
+	Store Store `yaml:"store"`
+	// Cookie is cookie.*: the session cookie's attributes.
+	Cookie Cookie `yaml:"cookie"`
+	// Session is session.*: browser session lifetimes and caps.
+	Session Session `yaml:"session"`
+	// Token is token.*: access and refresh tokens and signing keys.
+	Token Token `yaml:"token"`
+	// OIDC is oidc.*: external OpenID providers for single sign-on.
+	OIDC OIDC `yaml:"oidc"`
+	// Gateway is gateway.*: forward auth and redirect allow-listing.
+	Gateway Gateway `yaml:"gateway"`
+	// RateLimit is ratelimit.*: failed-login limits and lockout.
 	RateLimit RateLimit `yaml:"ratelimit"`
-	Password  Password  `yaml:"password"`
-	TLS       TLS       `yaml:"tls"`
-	HTTP      HTTP      `yaml:"http"`
-	Admin     Admin     `yaml:"admin"`
-	Branding  Branding  `yaml:"branding"`
+	// Password is password.*: Argon2id parameters.
+	Password Password `yaml:"password"`
+	// TLS is tls.*: HTTPS served by sessiond itself.
+	TLS TLS `yaml:"tls"`
+	// HTTP is http.*: the HTTP server's timeouts and limits.
+	HTTP HTTP `yaml:"http"`
+	// Admin is admin.*: operator switches.
+	Admin Admin `yaml:"admin"`
+	// Branding is branding.*: the look of the HTML pages.
+	Branding Branding `yaml:"branding"`
 }
 
 // Log configures logging.
@@ -84,7 +100,8 @@ type Store struct {
 	// Migrate is auto (apply schema migrations at start) or off (refuse to
 	// start on an old schema; run sessiond migrate). Default auto.
 	Migrate string `yaml:"migrate" default:"auto"`
-	Redis   Redis  `yaml:"redis"`
+	// Redis is store.redis.*: settings of the Redis backends.
+	Redis Redis `yaml:"redis"`
 }
 
 // Redis holds settings of the Redis backends.
@@ -112,7 +129,7 @@ type Session struct {
 	// at least IdleTimeout. Default 720h (30 days).
 	AbsoluteTimeout Duration `yaml:"absolute_timeout" default:"720h"`
 	// MaxPerUser caps a user's live sessions; a login past the cap ends the
-	// user's least recently used session. Default 100; -1 means no cap.
+	// user's oldest session. Default 100; -1 means no cap.
 	MaxPerUser int `yaml:"max_per_user" default:"100"`
 	// TouchInterval is how stale a session's last-seen time may get before
 	// a request writes it again; less than IdleTimeout. Default 1m.

@@ -136,8 +136,12 @@ func (l *loader) env(env []string, root reflect.Value) {
 		lf, ok := byName[name]
 		if !ok {
 			msg := "no key has this variable"
-			if s := suggest(name, slices.Collect(maps.Keys(byName))); s != "" {
-				msg += fmt.Sprintf(" (did you mean %s?)", s)
+			var short []string
+			for n := range byName {
+				short = append(short, strings.TrimPrefix(n, EnvPrefix))
+			}
+			if s := suggest(strings.TrimPrefix(name, EnvPrefix), short); s != "" {
+				msg += fmt.Sprintf(" (did you mean %s%s?)", EnvPrefix, s)
 			}
 			l.add(where, "", msg+"; unset it or see docs/configuration.md")
 			continue
@@ -186,6 +190,7 @@ const (
 // reflection, so that every problem carries its line and dotted key.
 type yamlDecoder struct {
 	l     *loader
+	root  reflect.Type
 	file  string
 	nodes int
 	over  bool
@@ -216,7 +221,7 @@ func (l *loader) file(name string, src []byte, root reflect.Value) {
 	if len(doc.Content) == 0 {
 		return
 	}
-	d := &yamlDecoder{l: l, file: name}
+	d := &yamlDecoder{l: l, file: name, root: root.Type()}
 	n := d.resolve(doc.Content[0])
 	if isNull(n) {
 		return
@@ -226,6 +231,18 @@ func (l *loader) file(name string, src []byte, root reflect.Value) {
 		return
 	}
 	d.mapping(n, root, "")
+}
+
+// keysNamed lists the settable keys whose last part is name, for a key
+// written at the wrong level.
+func (d *yamlDecoder) keysNamed(name string) []string {
+	var out []string
+	for key := range settable(d.root) {
+		if strings.HasSuffix(key, "."+name) {
+			out = append(out, key)
+		}
+	}
+	return out
 }
 
 func (d *yamlDecoder) at(n *yaml.Node) string { return fmt.Sprintf("%s:%d", d.file, n.Line) }
@@ -344,6 +361,8 @@ func (d *yamlDecoder) unknown(k *yaml.Node, t reflect.Type, prefix string) {
 	}
 	if s := suggest(k.Value, names); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", joinKey(prefix, s))
+	} else if elsewhere := d.keysNamed(k.Value); len(elsewhere) == 1 {
+		msg += fmt.Sprintf(" (did you mean %q? it belongs under %s)", elsewhere[0], elsewhere[0][:strings.LastIndex(elsewhere[0], ".")])
 	}
 	d.l.add(d.at(k), "", msg)
 }
@@ -370,6 +389,11 @@ func (d *yamlDecoder) decode(n *yaml.Node, v reflect.Value, k kind, key string) 
 	case kindStructList:
 		if n.Kind != yaml.SequenceNode {
 			d.l.addErr(d.at(n), key, fmt.Errorf("want a list of mappings, not %s", describe(n)))
+			return
+		}
+		v.SetZero()
+		if len(n.Content) == 0 {
+			d.l.set(d.at(n), key)
 			return
 		}
 		list := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -405,6 +429,9 @@ func (d *yamlDecoder) decode(n *yaml.Node, v reflect.Value, k kind, key string) 
 			if !ok {
 				d.l.failed[key] = true
 				return
+			}
+			if list.Len() == 0 {
+				list = reflect.Zero(v.Type())
 			}
 			v.Set(list)
 			d.l.set(d.at(n), key)

@@ -38,7 +38,6 @@ var (
 	rateType        = reflect.TypeFor[ratelimit.Rate]()
 	prefixType      = reflect.TypeFor[netip.Prefix]()
 	unmarshalType   = reflect.TypeFor[encoding.TextUnmarshaler]()
-	marshalType     = reflect.TypeFor[encoding.TextMarshaler]()
 )
 
 func kindOf(t reflect.Type) kind {
@@ -231,7 +230,7 @@ func setString(v reflect.Value, k kind, s string) error {
 		var errs []error
 		for i, p := range parts {
 			if err := setString(list.Index(i), ek, p); err != nil {
-				errs = append(errs, badValue("item %d: %v", i+1, err))
+				errs = append(errs, err)
 			}
 		}
 		if len(errs) > 0 {

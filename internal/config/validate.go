@@ -83,7 +83,9 @@ func (v validator) server(c *Config) {
 	if c.Data == "" {
 		v.errorf("data", "must not be empty (a directory, e.g. ./sessiond-data)")
 	}
-	if c.BaseURL != "" {
+	// A base URL derived from a port-0 address is completed by the server
+	// once it has bound its port.
+	if c.BaseURL != "" && c.BaseURL != deriveBaseURL(c.Addr, c.TLS.Cert != "") {
 		if u, ok := httpURL(c.BaseURL); !ok {
 			v.errorf("base_url", "%q is not an absolute http(s) URL (e.g. https://auth.example.com)", redactURL(c.BaseURL))
 		} else if u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.ForceQuery {
@@ -138,6 +140,11 @@ func (v validator) store(c *Config) {
 		v.errorf("store.users", "%q is Redis, which holds sessions only; use sqlite:, bolt: or postgres:// for users", redactURL(c.Store.Users))
 	}
 	v.storeURL("store.sessions", c.Store.Sessions)
+	for _, k := range []struct{ key, val string }{{"store.users", c.Store.Users}, {"store.sessions", c.Store.Sessions}} {
+		if strings.EqualFold(k.val, "memory:") && !c.Dev {
+			v.errorf(k.key, "memory: keeps nothing across restarts and is allowed only with dev (use sqlite:PATH)")
+		}
+	}
 	v.oneOf("store.migrate", c.Store.Migrate, "auto", "off")
 	if c.Store.Redis.Prefix == "" {
 		v.errorf("store.redis.prefix", "must not be empty")
@@ -156,6 +163,11 @@ func (v validator) storeURL(key, s string) (string, bool) {
 		scheme = ""
 	}
 	switch scheme {
+	case "memory":
+		if rest != "" {
+			v.errorf(key, "%q: the memory store takes no path (write memory:)", shown)
+			return scheme, false
+		}
 	case "sqlite", "bolt":
 		if rest == "" {
 			v.errorf(key, "%q has no path (write %s:PATH, e.g. %s:/var/lib/sessiond/sessiond.db)", shown, scheme, scheme)
@@ -286,7 +298,7 @@ func (v validator) token(c *Config) {
 			v.errorf("token.issuer", "%q is not an absolute http(s) URL without query or fragment (e.g. https://auth.example.com)", redactURL(t.Issuer))
 		}
 	}
-	if len(t.Audience) == 0 {
+	if len(t.Audience) == 0 && t.Issuer != "" {
 		v.errorf("token.audience", "must not be empty (set it, or set token.issuer or base_url it defaults from)")
 	}
 	for i, a := range t.Audience {

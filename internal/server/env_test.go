@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
+	"net/netip"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -51,6 +53,9 @@ type envOptions struct {
 	absolute  time.Duration
 	maxPer    int
 	wrap      func(session.Backend) session.Backend
+	ready     map[string]server.Pinger
+	log       io.Writer
+	trusted   []netip.Prefix
 }
 
 // env is a real sessiond HTTP server on a loopback port, on the memory
@@ -95,7 +100,13 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Options{Sessions: mgr, Accounts: acc, Users: st})
+	var log *slog.Logger
+	if opt.log != nil {
+		log = slog.New(slog.NewJSONHandler(opt.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		acc.Audit = log
+	}
+	s, err := server.New(server.Options{Sessions: mgr, Accounts: acc, Users: st, Ready: opt.ready,
+		Log: log, Audit: log, AccessLog: log != nil, TrustedProxies: opt.trusted})
 	if err != nil {
 		t.Fatal(err)
 	}
