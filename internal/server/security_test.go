@@ -151,5 +151,3 @@ func TestClientIP_TrustedProxiesOnly(t *testing.T) {
 		})
 	}
 }
-
-
