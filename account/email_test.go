@@ -238,6 +238,7 @@ func FuzzNormalizeEmail(f *testing.F) {
 		"\u212aate@example.com", "o\ufb03ce@example.com", "straße@example.de", "ΣΟΦΊΑ@example.gr",
 		"user@bu\u0308cher.de", "a@b", "@", "", "a@@b", "ali\u200bce@example.com", "\xff@\xfe",
 		"\u0130stanbul@example.com", "ᏣᎳᎩ@example.com", "ǅ@example.com", "ﷺ@example.com",
+		"user@xn--bcher-kva.de", "a@xn--99.com", "p\u0430ypal@example.com", "taro例え@xn--r8jz45g.jp",
 	} {
 		f.Add(s)
 	}

@@ -265,19 +265,28 @@ func decodePHC(s string) (p argonParams, salt, key []byte, err error) {
 	if err := p.validate(); err != nil {
 		return p, nil, nil, fmt.Errorf("malformed hash: %w", err)
 	}
-	if salt, err = b64.DecodeString(f[4]); err != nil {
+	if salt, err = decodeB64(f[4]); err != nil {
 		return p, nil, nil, errors.New("malformed hash: salt is not unpadded base64")
 	}
 	if len(salt) < minSaltLen || len(salt) > maxSaltLen {
 		return p, nil, nil, fmt.Errorf("malformed hash: salt of %d bytes, want %d to %d", len(salt), minSaltLen, maxSaltLen)
 	}
-	if key, err = b64.DecodeString(f[5]); err != nil {
+	if key, err = decodeB64(f[5]); err != nil {
 		return p, nil, nil, errors.New("malformed hash: hash is not unpadded base64")
 	}
 	if len(key) < minKeyLen || len(key) > maxKeyLen {
 		return p, nil, nil, fmt.Errorf("malformed hash: hash of %d bytes, want %d to %d", len(key), minKeyLen, maxKeyLen)
 	}
 	return p, salt, key, nil
+}
+
+// decodeB64 decodes canonical unpadded standard base64. Unlike
+// encoding/base64 alone it also refuses CR and LF, which the decoder skips.
+func decodeB64(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("line break in base64")
+	}
+	return b64.DecodeString(s)
 }
 
 // parseDecimal parses a canonical unsigned decimal: digits only, no sign, no

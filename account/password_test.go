@@ -266,6 +266,8 @@ func TestHasher_MalformedPHC(t *testing.T) {
 		{"short hash", "$argon2id$v=19$m=64,t=1,p=1$" + salt + "$aGFzaA"},
 		{"long hash", "$argon2id$v=19$m=64,t=1,p=1$" + salt + "$" + strings.Repeat("A", 88)},
 		{"huge string", "$argon2id$v=19$m=64,t=1,p=1$" + salt + "$" + strings.Repeat("A", 1<<20)},
+		{"newline in hash", "$argon2id$v=19$m=64,t=1,p=1$" + salt + "$" + key + "\n"},
+		{"CR in salt", "$argon2id$v=19$m=64,t=1,p=1$c29tZXNh\rbHRzb21lc2FsdA$" + key},
 		{"nul byte", "$argon2id$v=19$m=64,t=1,p=1\x00$" + salt + "$" + key},
 		{"invalid utf-8", "$argon2id$v=19$m=64,t=1,p=1$\xff\xfe$" + key},
 	}
@@ -380,6 +382,32 @@ func TestEnumerationRule17_VerifyDummy(t *testing.T) {
 	if calls.Load() != 3 || got != h.params || gotLen != keyLen {
 		t.Fatalf("VerifyDummy: %d derivations with %+v/%d, want 3 with %+v/%d", calls.Load(), got, gotLen, h.params, keyLen)
 	}
+}
+
+// FuzzDecodePHC checks that the PHC parser never panics, and that whatever
+// it accepts is canonical: re-encoding gives back the same string.
+func FuzzDecodePHC(f *testing.F) {
+	for _, s := range []string{
+		"$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
+		"$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
+		"$argon2i$v=19$m=64,t=1,p=1$c29tZXNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=4194305,t=1,p=1$c29tZXNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"", "$", "$$$$$", "$argon2id$v=19$m=,t=,p=$$",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, salt, key, err := decodePHC(s)
+		if err != nil {
+			return
+		}
+		if err := p.validate(); err != nil {
+			t.Fatalf("decodePHC(%q) accepted invalid params: %v", s, err)
+		}
+		if back := encodePHC(p, salt, key); back != s {
+			t.Fatalf("decodePHC(%q) accepted a non-canonical string; canonical is %q", s, back)
+		}
+	})
 }
 
 // BenchmarkHash measures one argon2id hash at the default cost
