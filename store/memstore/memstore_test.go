@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memstore"
 	"github.com/sessiond/sessiond/store/storetest"
@@ -15,4 +16,8 @@ func TestConformanceSessions(t *testing.T) {
 
 func TestConformanceUsers(t *testing.T) {
 	storetest.RunUsers(t, func(*testing.T) account.Store { return memstore.New(nil) })
+}
+
+func TestConformanceRefresh(t *testing.T) {
+	storetest.RunRefresh(t, func(*testing.T) refresh.Backend { return memstore.New(nil) })
 }

@@ -19,6 +19,7 @@ type Store struct {
 	sessions map[string]*session.Session
 	byUser   map[string]map[string]struct{}
 	users    userTables
+	refresh  refreshTables
 }
 
 var _ session.Backend = (*Store)(nil)

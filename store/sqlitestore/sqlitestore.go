@@ -158,11 +158,20 @@ func (s *Store) sweepLoop(every time.Duration) {
 // Sweep deletes expired rows and returns how many it deleted. The sweeper
 // calls it; tests may call it directly.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
-	res, err := s.w.ExecContext(ctx, "DELETE FROM sessions WHERE deadline <= ?", ms(s.now()))
-	if err != nil {
-		return 0, fmt.Errorf("sqlitestore: sweep: %w", err)
+	var total int64
+	for _, q := range []string{
+		"DELETE FROM sessions WHERE deadline <= ?",
+		"DELETE FROM families WHERE deadline <= ?",
+		"DELETE FROM denylist WHERE until <= ?",
+	} {
+		res, err := s.w.ExecContext(ctx, q, ms(s.now()))
+		if err != nil {
+			return total, fmt.Errorf("sqlitestore: sweep: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
 	}
-	return res.RowsAffected()
+	return total, nil
 }
 
 func ms(t time.Time) int64 {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/sqlitestore"
 	"github.com/sessiond/sessiond/store/storetest"
@@ -27,4 +28,8 @@ func TestConformanceSessions(t *testing.T) {
 
 func TestConformanceUsers(t *testing.T) {
 	storetest.RunUsers(t, func(t *testing.T) account.Store { return open(t) })
+}
+
+func TestConformanceRefresh(t *testing.T) {
+	storetest.RunRefresh(t, func(t *testing.T) refresh.Backend { return open(t) })
 }

@@ -1,0 +1,244 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/sessiond/sessiond/session"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultPrefix      = "sessiond:"
+	DefaultDialTimeout = 2 * time.Second
+	DefaultTimeout     = 2 * time.Second
+)
+
+// maxRetries bounds how often a read is retried on a broken connection, so
+// that a Redis that is down is reported within about DialTimeout instead of
+// being retried until the caller's context ends.
+const maxRetries = 2
+
+// Options configures a Store. Zero fields take the documented defaults.
+type Options struct {
+	// Prefix starts every key the store writes. Default "sessiond:". It
+	// should not contain '{' or '}' (which would change the cluster hash
+	// tags, see the package documentation).
+	Prefix string
+	// Now is the clock. Default time.Now. Redis expires keys by its own
+	// clock (the TTLs are authoritative); Now additionally hides a session
+	// already past its deadline, and is the "now" of the rate limiter's
+	// arithmetic. It must stay close to real time: limiter keys expire at
+	// their theoretical arrival time by Redis's clock.
+	Now func() time.Time
+	// DialTimeout bounds connecting to a Redis node. Default 2s.
+	DialTimeout time.Duration
+	// Timeout bounds waiting for a reply on an established connection
+	// (rueidis's ConnWriteTimeout); a node that does not answer within it
+	// is treated as down and the connection is replaced. Default 2s.
+	Timeout time.Duration
+	// TLSConfig, when set, replaces the TLS configuration of rediss:// and
+	// rediss+cluster:// URLs (default: TLS 1.2 or later, system roots, the
+	// server name from the URL).
+	TLSConfig *tls.Config
+}
+
+// Store keeps sessions, and rate-limit counters, in Redis or Redis Cluster.
+// Create it with Open; it is safe for concurrent use, and recovers by itself
+// when Redis comes back after an outage.
+type Store struct {
+	c       rueidis.Client
+	prefix  string
+	now     func() time.Time
+	cluster bool
+	close   sync.Once
+}
+
+var _ session.Backend = (*Store)(nil)
+
+// Open connects to the Redis named by rawURL:
+//
+//	redis://[user:password@]host:port[/db]
+//	rediss://[user:password@]host:port[/db]                  (TLS)
+//	redis+cluster://[user:password@]host:port,host:port,...  (Redis Cluster)
+//	rediss+cluster://[user:password@]host:port,host:port,...  (Cluster, TLS)
+//
+// Query parameters are those of rueidis.ParseURL (dial_timeout,
+// write_timeout, client_name, ...). A redis:// URL that names a cluster
+// node works too: the cluster is detected. Open fails when Redis cannot be
+// reached; errors never contain the password.
+func Open(ctx context.Context, rawURL string, opt Options) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redisstore: open: %w", err)
+	}
+	copt, err := clientOption(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: open %s: %w", redactURL(rawURL), err)
+	}
+	if copt.TLSConfig != nil && opt.TLSConfig != nil {
+		copt.TLSConfig = opt.TLSConfig.Clone()
+	}
+	copt.DisableCache = true // client-side caching: a later, measured change
+	if copt.Dialer.Timeout == 0 {
+		copt.Dialer.Timeout = orDefault(opt.DialTimeout, DefaultDialTimeout)
+	}
+	if copt.ConnWriteTimeout == 0 {
+		copt.ConnWriteTimeout = orDefault(opt.Timeout, DefaultTimeout)
+	}
+	copt.RetryDelay = func(attempts int, _ rueidis.Completed, _ error) time.Duration {
+		if attempts > maxRetries {
+			return -1
+		}
+		return time.Duration(attempts) * 5 * time.Millisecond
+	}
+	c, err := rueidis.NewClient(copt)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: open %s: %w: %w", redactURL(rawURL), session.ErrUnavailable, err)
+	}
+	s := &Store{c: c, prefix: opt.Prefix, now: opt.Now, cluster: c.Mode() == rueidis.ClientModeCluster}
+	if s.prefix == "" {
+		s.prefix = DefaultPrefix
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.Ping(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redisstore: open %s: %w", redactURL(rawURL), err)
+	}
+	return s, nil
+}
+
+func orDefault(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// clientOption turns one of Open's URLs into rueidis options.
+func clientOption(raw string) (rueidis.ClientOption, error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return rueidis.ClientOption{}, errors.New("not a redis://, rediss:// or redis+cluster:// URL")
+	}
+	scheme = strings.ToLower(scheme)
+	var hosts []string
+	switch scheme {
+	case "redis", "rediss":
+	case "redis+cluster", "rediss+cluster":
+		scheme = strings.TrimSuffix(scheme, "+cluster")
+		end := len(rest)
+		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+			end = i
+		}
+		auth, list := "", rest[:end]
+		if i := strings.LastIndex(list, "@"); i >= 0 {
+			auth, list = list[:i+1], list[i+1:]
+		}
+		for h := range strings.SplitSeq(list, ",") {
+			if _, _, err := net.SplitHostPort(h); err != nil {
+				return rueidis.ClientOption{}, fmt.Errorf("cluster node %q is not host:port", h)
+			}
+			hosts = append(hosts, h)
+		}
+		rest = auth + hosts[0] + rest[end:]
+	default:
+		return rueidis.ClientOption{}, fmt.Errorf("unsupported scheme %q (want redis, rediss, redis+cluster or rediss+cluster)", scheme)
+	}
+	copt, err := rueidis.ParseURL(scheme + "://" + rest)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) { // its text would repeat the URL, password included
+			err = ue.Err
+		}
+		return rueidis.ClientOption{}, err
+	}
+	if hosts != nil {
+		if copt.SelectDB != 0 {
+			return rueidis.ClientOption{}, errors.New("a Redis Cluster has only database 0")
+		}
+		copt.InitAddress = hosts
+		if copt.TLSConfig != nil {
+			copt.TLSConfig.ServerName = "" // each node's own host name
+		}
+	}
+	return copt, nil
+}
+
+// redactURL hides the password of a URL for messages.
+func redactURL(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return "(invalid URL)"
+	}
+	end := len(rest)
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		end = i
+	}
+	if i := strings.LastIndex(rest[:end], "@"); i >= 0 {
+		user, _, _ := strings.Cut(rest[:i], ":")
+		rest = user + ":REDACTED" + rest[i:]
+	}
+	return scheme + "://" + rest
+}
+
+// Ping checks that Redis answers, for readiness probes: PING on a single
+// server; on a cluster, CLUSTER INFO on one node, which must report
+// cluster_state:ok (every slot served).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: ping: %w", err)
+	}
+	if !s.cluster {
+		if err := s.c.Do(ctx, s.c.B().Ping().Build()).Error(); err != nil {
+			return s.wrap(ctx, "ping", err)
+		}
+		return nil
+	}
+	info, err := s.c.Do(ctx, s.c.B().ClusterInfo().Build()).ToString()
+	if err != nil {
+		return s.wrap(ctx, "ping", err)
+	}
+	if !strings.Contains(info, "cluster_state:ok") {
+		return fmt.Errorf("redisstore: ping: %w: cluster state is not ok", session.ErrUnavailable)
+	}
+	return nil
+}
+
+// Close closes the connections. It is idempotent and always returns nil;
+// afterwards every method fails.
+func (s *Store) Close() error {
+	s.close.Do(s.c.Close)
+	return nil
+}
+
+// wrap turns a client error into the store's error for op: a context error
+// stays one (errors.Is(err, context.Canceled) holds); anything else from
+// Redis or the network also wraps session.ErrUnavailable, so that nobody
+// reads an outage as "no such session".
+func (s *Store) wrap(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w (%v)", cerr, err)
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	return fmt.Errorf("redisstore: %s: %w: %w", op, session.ErrUnavailable, err)
+}
+
+// Key layout; see the package documentation.
+func (s *Store) sessionKey(id string) string   { return s.prefix + "s:{" + id + "}" }
+func (s *Store) indexKey(userID string) string { return s.prefix + "u:{" + userID + "}:sessions" }
+func (s *Store) limiterKey(scope, key string) string {
+	return s.prefix + "rl:" + scope + ":" + key
+}

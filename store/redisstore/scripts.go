@@ -1,0 +1,221 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+
+	"github.com/redis/rueidis"
+)
+
+// script is a Lua script run with EVALSHA, falling back to EVAL when the
+// server does not have it cached (first use, restart, failover). Every
+// script touches exactly one key, so it runs on that key's cluster slot.
+type script struct {
+	src, sha string
+}
+
+func newScript(src string) *script {
+	h := sha1.Sum([]byte(src)) // the script cache's name for it, not security
+	return &script{src: src, sha: hex.EncodeToString(h[:])}
+}
+
+func (s *script) evalsha(c rueidis.Client, key string, args []string) rueidis.Completed {
+	return c.B().Evalsha().Sha1(s.sha).Numkeys(1).Key(key).Arg(args...).Build()
+}
+
+func (s *script) eval(c rueidis.Client, key string, args []string) rueidis.Completed {
+	return c.B().Eval().Script(s.src).Numkeys(1).Key(key).Arg(args...).Build()
+}
+
+func isNoScript(err error) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	return ok && re.IsNoScript()
+}
+
+// exec runs the script on key.
+func (s *script) exec(ctx context.Context, c rueidis.Client, key string, args ...string) rueidis.RedisResult {
+	r := c.Do(ctx, s.evalsha(c, key, args))
+	if isNoScript(r.Error()) {
+		r = c.Do(ctx, s.eval(c, key, args))
+	}
+	return r
+}
+
+// scriptCall is one run of a script in execMulti.
+type scriptCall struct {
+	key  string
+	args []string
+}
+
+// execMulti runs the script once per call, pipelined (in a cluster, each on
+// its key's node), and returns the results in order.
+func (s *script) execMulti(ctx context.Context, c rueidis.Client, calls []scriptCall) []rueidis.RedisResult {
+	cmds := make(rueidis.Commands, len(calls))
+	for i, k := range calls {
+		cmds[i] = s.evalsha(c, k.key, k.args)
+	}
+	res := c.DoMulti(ctx, cmds...)
+	var again []int
+	for i, r := range res {
+		if isNoScript(r.Error()) {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		cmds = cmds[:0]
+		for _, i := range again {
+			cmds = append(cmds, s.eval(c, calls[i].key, calls[i].args))
+		}
+		for j, r := range c.DoMulti(ctx, cmds...) {
+			res[again[j]] = r
+		}
+	}
+	return res
+}
+
+// Shared Lua prelude: read a record's deadline and owner. Offsets are those
+// of record.go plus one (Lua strings are 1-based). Times are Unix ms, exact
+// in Lua's doubles.
+const luaRecord = `
+local function deadline(s)
+  local idle = struct.unpack('>i8', s, 10)
+  local exp = struct.unpack('>i8', s, 18)
+  if idle > 0 and idle < exp then return idle end
+  return exp
+end
+local function owner(s)
+  return string.sub(s, 51, 50 + struct.unpack('>I2', s, 42))
+end
+`
+
+// touchScript sets LastSeenAt and IdleExpiresAt and moves the key's expiry
+// to the new deadline.
+//
+//	KEYS[1] session key
+//	ARGV[1] LastSeenAt..IdleExpiresAt, 16 bytes as in the record
+//	ARGV[2] IdleExpiresAt, ms (0: none)
+//	ARGV[3] now, ms
+//
+// Returns nil when the session is missing or past its deadline, else
+// {owner, new deadline ms}.
+var touchScript = newScript(luaRecord + `
+local s = redis.call('GET', KEYS[1])
+if not s or deadline(s) <= tonumber(ARGV[3]) then return false end
+local exp = struct.unpack('>i8', s, 18)
+local dl = exp
+local idle = tonumber(ARGV[2])
+if idle > 0 and idle < exp then dl = idle end
+if dl < 1 then dl = 1 end
+redis.call('SET', KEYS[1], string.sub(s, 1, 1) .. ARGV[1] .. string.sub(s, 18), 'PXAT', dl)
+return {owner(s), dl}
+`)
+
+// setDataScript is the compare-and-set of the session's data.
+//
+//	KEYS[1] session key
+//	ARGV[1] expected DataVersion, 8 bytes
+//	ARGV[2] new DataVersion, 8 bytes
+//	ARGV[3] new data
+//	ARGV[4] now, ms
+//
+// Returns -1 when the session is missing or past its deadline, 0 when the
+// version differs, 1 when the data was replaced (expiry unchanged).
+var setDataScript = newScript(luaRecord + `
+local s = redis.call('GET', KEYS[1])
+if not s or deadline(s) <= tonumber(ARGV[4]) then return -1 end
+if string.sub(s, 26, 33) ~= ARGV[1] then return 0 end
+local off = 51 + struct.unpack('>I2', s, 42) + string.byte(s, 44) + struct.unpack('>I2', s, 45)
+  + struct.unpack('>I2', s, 47) + struct.unpack('>I2', s, 49)
+redis.call('SET', KEYS[1], string.sub(s, 1, 25) .. ARGV[2] .. string.sub(s, 34, off - 1) .. ARGV[3], 'KEEPTTL')
+return 1
+`)
+
+// deleteScript removes a session.
+//
+//	KEYS[1] session key
+//	ARGV[1] now, ms
+//	ARGV[2] expected owner (optional): delete only a session of this user
+//
+// Returns nil when there was no session, -1 when it belongs to another user
+// than ARGV[2] (kept), else {owner, 1 if it was live or 0 if already past
+// its deadline}.
+var deleteScript = newScript(luaRecord + `
+local s = redis.call('GET', KEYS[1])
+if not s then return false end
+local who = owner(s)
+if ARGV[2] and ARGV[2] ~= who then return -1 end
+redis.call('DEL', KEYS[1])
+if deadline(s) <= tonumber(ARGV[1]) then return {who, 0} end
+return {who, 1}
+`)
+
+// indexAddScript adds a session to its user's index and makes the index
+// live at least as long as the session can (its absolute expiry).
+//
+//	KEYS[1] index key
+//	ARGV[1] session ID
+//	ARGV[2] deadline, ms (the member's score)
+//	ARGV[3] ExpiresAt, ms
+//
+// Returns 1 when the member is new, 0 when it existed (its score is only
+// ever raised).
+var indexAddScript = newScript(`
+local added = redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+local t = redis.call('PEXPIRETIME', KEYS[1])
+if t < tonumber(ARGV[3]) then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
+return added
+`)
+
+// indexCleanScript removes members from an index.
+//
+//	KEYS[1] index key
+//	ARGV[1] now, ms
+//	ARGV[2] n
+//	ARGV[3 .. 2+n]  members to remove
+//	ARGV[3+n ..]    members to remove only if their score is still <= now
+//
+// Returns the number removed.
+var indexCleanScript = newScript(`
+local now = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local removed = 0
+for i = 3, 2 + n do removed = removed + redis.call('ZREM', KEYS[1], ARGV[i]) end
+for i = 3 + n, #ARGV do
+  local sc = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if sc and tonumber(sc) <= now then removed = removed + redis.call('ZREM', KEYS[1], ARGV[i]) end
+end
+return removed
+`)
+
+// gcraFailScript records one event under GCRA, mirroring ratelimit.Record:
+// TAT' = max(TAT, now) + T, and expires the key at TAT' (rounded up to the
+// millisecond), when the key is as if never seen.
+//
+//	KEYS[1] limiter key
+//	ARGV[1] now, Unix ns (decimal)
+//	ARGV[2] T = the rate's Interval, ns (decimal)
+//
+// Unix nanoseconds do not fit Lua's doubles exactly, so the script never
+// does arithmetic on them: it compares decimal strings by splitting them
+// into seconds and nanoseconds (each exact), and lets INCRBY (64-bit
+// integers in C) do the addition. Returns the new TAT (decimal ns).
+var gcraFailScript = newScript(`
+local function split(v)
+  local n = #v
+  if n <= 9 then return 0, tonumber(v) end
+  return tonumber(string.sub(v, 1, n - 9)), tonumber(string.sub(v, n - 8))
+end
+local function before(a, b)
+  local as, an = split(a)
+  local bs, bn = split(b)
+  return as < bs or (as == bs and an < bn)
+end
+local tat = redis.call('GET', KEYS[1])
+if not tat or before(tat, ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+redis.call('INCRBY', KEYS[1], ARGV[2])
+tat = redis.call('GET', KEYS[1])
+local sec, nsec = split(tat)
+redis.call('PEXPIREAT', KEYS[1], sec * 1000 + math.ceil(nsec / 1000000))
+return tat
+`)

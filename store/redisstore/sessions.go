@@ -1,0 +1,351 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/sessiond/sessiond/session"
+)
+
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+func notFound(op string) error { return fmt.Errorf("redisstore: %s: %w", op, session.ErrNotFound) }
+
+// deadlineMS is the session's deadline in Unix ms, at least 1 (Redis refuses
+// an expiry time of 0; 1 is as good as "already expired").
+func deadlineMS(s *session.Session) int64 { return max(ms(s.Deadline()), 1) }
+
+// Create implements session.Store. It adds the session to its user's index
+// first and then stores it with SET NX, expiring at its deadline, so that a
+// live session is never missing from the index. A live session with the
+// same ID is session.ErrConflict. Strings longer than 65535 bytes are
+// refused.
+func (s *Store) Create(ctx context.Context, ss *session.Session) error {
+	const op = "create session"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	rec, err := encodeRecord(ss)
+	if err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	dl := deadlineMS(ss)
+	idx := s.indexKey(ss.UserID)
+	added, err := indexAddScript.exec(ctx, s.c, idx, ss.ID, itoa(dl), itoa(max(ms(ss.ExpiresAt), dl))).AsInt64()
+	if err != nil {
+		return s.wrap(ctx, op, err)
+	}
+	err = s.c.Do(ctx, s.c.B().Set().Key(s.sessionKey(ss.ID)).Value(rueidis.BinaryString(rec)).Nx().PxatMillisecondsTimestamp(dl).Build()).Error()
+	if rueidis.IsRedisNil(err) {
+		if added == 1 {
+			// The live session with this ID is another user's: take back
+			// the index entry just added (best effort; a leftover entry
+			// is ignored by readers and removed once its score passes).
+			_ = s.c.Do(ctx, s.c.B().Zrem().Key(idx).Member(ss.ID).Build()).Error()
+		}
+		return fmt.Errorf("redisstore: %s: %w", op, session.ErrConflict)
+	}
+	if err != nil {
+		return s.wrap(ctx, op, err)
+	}
+	return nil
+}
+
+// Get implements session.Store: one GET. A session past its deadline by the
+// store's clock is session.ErrNotFound even if Redis has not expired it yet.
+func (s *Store) Get(ctx context.Context, id string) (*session.Session, error) {
+	const op = "get session"
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	v, err := s.c.Do(ctx, s.c.B().Get().Key(s.sessionKey(id)).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return nil, notFound(op)
+	}
+	if err != nil {
+		return nil, s.wrap(ctx, op, err)
+	}
+	ss, err := decodeRecord(id, v)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if !ss.Valid(s.now()) {
+		return nil, notFound(op)
+	}
+	return ss, nil
+}
+
+// Touch implements session.Store. It rewrites the record and its expiry in
+// one script, then raises the session's score in the user's index.
+func (s *Store) Touch(ctx context.Context, id string, lastSeen, idleExpires time.Time) error {
+	const op = "touch session"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	arr, err := touchScript.exec(ctx, s.c, s.sessionKey(id),
+		packInt64(ms(lastSeen), ms(idleExpires)), itoa(ms(idleExpires)), itoa(ms(s.now()))).ToArray()
+	if rueidis.IsRedisNil(err) {
+		return notFound(op)
+	}
+	if err != nil {
+		return s.wrap(ctx, op, err)
+	}
+	if len(arr) != 2 {
+		return fmt.Errorf("redisstore: %s: unexpected reply of %d elements", op, len(arr))
+	}
+	user, err := arr[0].ToString()
+	if err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	dl, err := arr[1].AsInt64()
+	if err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	// If this fails the score lags the deadline; readers repair it (see
+	// ListByUser), and the index itself lives until the absolute expiry.
+	err = s.c.Do(ctx, s.c.B().Zadd().Key(s.indexKey(user)).Xx().Gt().ScoreMember().ScoreMember(float64(dl), id).Build()).Error()
+	if err != nil {
+		return s.wrap(ctx, op, err)
+	}
+	return nil
+}
+
+// Delete implements session.Store: the session first, then its index entry.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	const op = "delete session"
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	arr, err := deleteScript.exec(ctx, s.c, s.sessionKey(id), itoa(ms(s.now()))).ToArray()
+	if rueidis.IsRedisNil(err) {
+		return notFound(op)
+	}
+	if err != nil {
+		return s.wrap(ctx, op, err)
+	}
+	user, live, err := ownerReply(arr)
+	if err != nil {
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	if err := s.c.Do(ctx, s.c.B().Zrem().Key(s.indexKey(user)).Member(id).Build()).Error(); err != nil {
+		return s.wrap(ctx, op, err)
+	}
+	if !live {
+		return notFound(op)
+	}
+	return nil
+}
+
+// ownerReply reads deleteScript's {owner, live} reply.
+func ownerReply(arr []rueidis.RedisMessage) (string, bool, error) {
+	if len(arr) != 2 {
+		return "", false, fmt.Errorf("unexpected reply of %d elements", len(arr))
+	}
+	user, err := arr[0].ToString()
+	if err != nil {
+		return "", false, err
+	}
+	live, err := arr[1].AsInt64()
+	if err != nil {
+		return "", false, err
+	}
+	return user, live == 1, nil
+}
+
+// index returns the members of the user's index with their scores.
+func (s *Store) index(ctx context.Context, userID string) ([]rueidis.ZScore, error) {
+	return s.c.Do(ctx, s.c.B().Zrange().Key(s.indexKey(userID)).Min("0").Max("-1").Withscores().Build()).AsZScores()
+}
+
+// ListByUser implements session.UserSessions: the index, then every listed
+// session in one pipelined round trip. On the way it repairs the index:
+// entries whose session is gone are removed once their score (deadline)
+// has passed, entries of another user's session are removed, and scores
+// that lag a session's deadline are raised.
+func (s *Store) ListByUser(ctx context.Context, userID string) ([]*session.Session, error) {
+	const op = "list sessions"
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	zs, err := s.index(ctx, userID)
+	if err != nil {
+		return nil, s.wrap(ctx, op, err)
+	}
+	if len(zs) == 0 {
+		return nil, nil
+	}
+	cmds := make(rueidis.Commands, len(zs))
+	for i, z := range zs {
+		cmds[i] = s.c.B().Get().Key(s.sessionKey(z.Member)).Build()
+	}
+	res := s.c.DoMulti(ctx, cmds...)
+	now := ms(s.now())
+	var fix indexFix
+	out := make([]*session.Session, 0, len(zs))
+	for i, z := range zs {
+		v, err := res[i].ToString()
+		if rueidis.IsRedisNil(err) {
+			if int64(z.Score) <= now {
+				fix.stale = append(fix.stale, z.Member)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, s.wrap(ctx, op, err)
+		}
+		ss, err := decodeRecord(z.Member, v)
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: %s: session %s: %w", op, z.Member, err)
+		}
+		if ss.UserID != userID {
+			fix.remove = append(fix.remove, z.Member)
+			continue
+		}
+		dl := ms(ss.Deadline())
+		if dl <= now {
+			continue
+		}
+		if int64(z.Score) < dl {
+			fix.raise = append(fix.raise, rueidis.ZScore{Member: z.Member, Score: float64(dl)})
+		}
+		out = append(out, ss)
+	}
+	if err := s.fixIndex(ctx, userID, now, fix); err != nil {
+		return nil, s.wrap(ctx, op, err)
+	}
+	slices.SortFunc(out, func(a, b *session.Session) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// indexFix is what a reader found wrong with a user's index.
+type indexFix struct {
+	remove []string         // entries to drop now
+	stale  []string         // entries to drop if their score is still <= now
+	raise  []rueidis.ZScore // scores to raise to a session's deadline
+}
+
+// fixIndex applies f in one round trip (nothing if there is nothing to do).
+func (s *Store) fixIndex(ctx context.Context, userID string, now int64, f indexFix) error {
+	idx := s.indexKey(userID)
+	var cmds rueidis.Commands
+	if len(f.remove)+len(f.stale) > 0 {
+		args := append([]string{itoa(now), strconv.Itoa(len(f.remove))}, f.remove...)
+		args = append(args, f.stale...)
+		// EVAL, not EVALSHA: this is rare, and one round trip either way.
+		cmds = append(cmds, indexCleanScript.eval(s.c, idx, args))
+	}
+	if len(f.raise) > 0 {
+		z := s.c.B().Zadd().Key(idx).Xx().Gt().ScoreMember()
+		for _, r := range f.raise {
+			z = z.ScoreMember(r.Score, r.Member)
+		}
+		cmds = append(cmds, z.Build())
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	for _, r := range s.c.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteByUser implements session.UserSessions. It reads the user's index,
+// deletes every listed session that still belongs to the user (each with a
+// script on its own slot, pipelined), then removes their index entries.
+// Sessions created while it runs may survive it, as if created after it.
+func (s *Store) DeleteByUser(ctx context.Context, userID, keep string) (int, error) {
+	const op = "delete user sessions"
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	zs, err := s.index(ctx, userID)
+	if err != nil {
+		return 0, s.wrap(ctx, op, err)
+	}
+	now := ms(s.now())
+	calls := make([]scriptCall, 0, len(zs))
+	members := make([]rueidis.ZScore, 0, len(zs))
+	for _, z := range zs {
+		if z.Member == keep {
+			continue
+		}
+		calls = append(calls, scriptCall{key: s.sessionKey(z.Member), args: []string{itoa(now), userID}})
+		members = append(members, z)
+	}
+	if len(calls) == 0 {
+		return 0, nil
+	}
+	n := 0
+	var fix indexFix
+	var firstErr error
+	for i, r := range deleteScript.execMulti(ctx, s.c, calls) {
+		z := members[i]
+		msg, err := r.ToMessage()
+		switch {
+		case rueidis.IsRedisNil(err):
+			if int64(z.Score) <= now {
+				fix.stale = append(fix.stale, z.Member)
+			}
+		case err != nil:
+			if firstErr == nil {
+				firstErr = err
+			}
+		case msg.IsInt64(): // another user's session: not ours to delete
+			fix.remove = append(fix.remove, z.Member)
+		default:
+			arr, err := msg.ToArray()
+			if err == nil {
+				var live bool
+				if _, live, err = ownerReply(arr); err == nil && live {
+					n++
+				}
+			}
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			fix.remove = append(fix.remove, z.Member)
+		}
+	}
+	if err := s.fixIndex(ctx, userID, now, fix); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	if firstErr != nil {
+		return n, s.wrap(ctx, op, firstErr)
+	}
+	return n, nil
+}
+
+// SetData implements session.DataStore with a compare-and-set script: the
+// version is compared and the data replaced in one step, on the server.
+func (s *Store) SetData(ctx context.Context, id string, data []byte, expect int64) (int64, error) {
+	const op = "set session data"
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("redisstore: %s: %w", op, err)
+	}
+	r, err := setDataScript.exec(ctx, s.c, s.sessionKey(id),
+		packInt64(expect), packInt64(expect+1), rueidis.BinaryString(data), itoa(ms(s.now()))).AsInt64()
+	if err != nil {
+		return 0, s.wrap(ctx, op, err)
+	}
+	switch r {
+	case -1:
+		return 0, notFound(op)
+	case 0:
+		return 0, fmt.Errorf("redisstore: %s: %w", op, session.ErrConflict)
+	}
+	return expect + 1, nil
+}
