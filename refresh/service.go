@@ -243,21 +243,56 @@ func (s *Service) RevokeUser(ctx context.Context, userID, keep string) (int, err
 // RevokeToken ends the family of a refresh token (RFC 7009). It reports
 // whether tok was a known refresh token; userID, if not empty, must own it.
 func (s *Service) RevokeToken(ctx context.Context, tok, userID string) (bool, error) {
+	return s.RevokeTokenIf(ctx, tok, func(f *Family) bool { return userID == "" || f.UserID == userID })
+}
+
+// lookup resolves tok to its record and live family; ErrInvalid when it is
+// malformed, unknown or expired.
+func (s *Service) lookup(ctx context.Context, tok string) (*Token, *Family, error) {
 	hash, err := session.ParseToken(tok)
 	if err != nil {
-		return false, nil
+		return nil, nil, ErrInvalid
 	}
 	rec, fam, err := s.cfg.Store.LookupToken(ctx, session.IDFromHash(hash))
 	if errors.Is(err, ErrNotFound) {
+		return nil, nil, ErrInvalid
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("refresh: lookup: %w", err)
+	}
+	if subtle.ConstantTimeCompare(rec.Hash, hash) != 1 || !s.now().Before(fam.Deadline()) {
+		return nil, nil, ErrInvalid
+	}
+	return rec, fam, nil
+}
+
+// RevokeTokenIf ends the family of refresh token tok when allow(family) is
+// true, and reports whether it did.
+func (s *Service) RevokeTokenIf(ctx context.Context, tok string, allow func(*Family) bool) (bool, error) {
+	_, fam, err := s.lookup(ctx, tok)
+	if errors.Is(err, ErrInvalid) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("refresh: revoke token: %w", err)
+		return false, err
 	}
-	if subtle.ConstantTimeCompare(rec.Hash, hash) != 1 || (userID != "" && fam.UserID != userID) {
+	if !allow(fam) {
 		return false, nil
 	}
 	return true, s.RevokeFamily(ctx, fam.ID)
+}
+
+// Inspect returns the family of tok when tok is its family's live (unspent)
+// token, for introspection; ErrInvalid otherwise.
+func (s *Service) Inspect(ctx context.Context, tok string) (*Family, error) {
+	rec, fam, err := s.lookup(ctx, tok)
+	if err != nil {
+		return nil, err
+	}
+	if !rec.SpentAt.IsZero() {
+		return nil, ErrInvalid
+	}
+	return fam, nil
 }
 
 // DenyAccess denies one access token (by jti) until it would expire.

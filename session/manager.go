@@ -265,6 +265,26 @@ const MaxMergeAttempts = 64
 // intervened. When ifMatch is not nil the patch applies only to that version
 // (else ErrPrecondition). It returns the new data and version.
 func (m *Manager) MergeData(ctx context.Context, id string, patch []byte, ifMatch *int64) ([]byte, int64, error) {
+	load := func(ctx context.Context) ([]byte, int64, error) {
+		s, err := m.Get(ctx, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		return s.Data, s.DataVersion, nil
+	}
+	store := func(ctx context.Context, data []byte, expect int64) (int64, error) {
+		return m.cfg.Store.SetData(ctx, id, data, expect)
+	}
+	return MergeJSON(ctx, load, store, patch, ifMatch)
+}
+
+// MergeJSON is the merge loop behind MergeData, for any versioned JSON
+// document: load reads it, store is compare-and-set (ErrConflict when the
+// version moved on). Token families use it for their session data.
+func MergeJSON(ctx context.Context,
+	load func(context.Context) ([]byte, int64, error),
+	store func(ctx context.Context, data []byte, expect int64) (int64, error),
+	patch []byte, ifMatch *int64) ([]byte, int64, error) {
 	var p any
 	if err := json.Unmarshal(patch, &p); err != nil {
 		return nil, 0, fmt.Errorf("session: merge data: %w", err)
@@ -273,16 +293,16 @@ func (m *Manager) MergeData(ctx context.Context, id string, patch []byte, ifMatc
 		return nil, 0, ErrNotObject
 	}
 	for range MaxMergeAttempts {
-		s, err := m.Get(ctx, id)
+		data, version, err := load(ctx)
 		if err != nil {
 			return nil, 0, err
 		}
-		if ifMatch != nil && *ifMatch != s.DataVersion {
+		if ifMatch != nil && *ifMatch != version {
 			return nil, 0, ErrPrecondition
 		}
 		var doc any = map[string]any{}
-		if len(s.Data) > 0 {
-			if err := json.Unmarshal(s.Data, &doc); err != nil {
+		if len(data) > 0 {
+			if err := json.Unmarshal(data, &doc); err != nil {
 				return nil, 0, fmt.Errorf("session: merge data: stored data: %w", err)
 			}
 		}
@@ -290,7 +310,7 @@ func (m *Manager) MergeData(ctx context.Context, id string, patch []byte, ifMatc
 		if err != nil {
 			return nil, 0, fmt.Errorf("session: merge data: %w", err)
 		}
-		v, err := m.cfg.Store.SetData(ctx, id, out, s.DataVersion)
+		v, err := store(ctx, out, version)
 		if errors.Is(err, ErrConflict) {
 			if ifMatch != nil {
 				return nil, 0, ErrPrecondition

@@ -32,13 +32,6 @@ type BearerIdentity struct {
 	IssuedAt  int64
 }
 
-// BearerAuthenticator resolves an access token to a user, applying every
-// revocation rule. The token package's verifier, wired in the server, is the
-// implementation; without one, bearer credentials are refused.
-type BearerAuthenticator interface {
-	AuthenticateBearer(ctx context.Context, token string) (*account.User, *BearerIdentity, error)
-}
-
 func (id *identity) sessionID() string {
 	if id.Session != nil {
 		return id.Session.ID
@@ -67,10 +60,10 @@ func bearerToken(r *http.Request) (string, bool) {
 func (s *Server) authenticate(r *http.Request) (*identity, error) {
 	ctx := r.Context()
 	if tok, ok := bearerToken(r); ok {
-		if tok == "" || s.opt.Bearer == nil {
+		if tok == "" || s.opt.Tokens == nil {
 			return nil, errUnauthorized
 		}
-		u, b, err := s.opt.Bearer.AuthenticateBearer(ctx, tok)
+		u, b, err := s.opt.Tokens.AuthenticateBearer(ctx, tok)
 		if err != nil {
 			return nil, err
 		}

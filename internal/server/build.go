@@ -9,11 +9,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/ratelimit"
+	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/token"
 )
 
 // App is a fully wired sessiond: stores opened, services built, HTTP
@@ -25,6 +29,8 @@ type App struct {
 	Users    account.Store
 	Accounts *account.Service
 	Sessions *session.Manager
+	Tokens   *Tokens
+	Clients  client.Store
 	Server   *Server
 
 	closers []io.Closer
@@ -39,7 +45,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 	if err != nil {
 		return nil, err
 	}
-	app := &App{Config: cfg, Log: log, Users: stores.Users, closers: []io.Closer{stores}}
+	app := &App{Config: cfg, Log: log, Users: stores.Users, Clients: stores.Clients, closers: []io.Closer{stores}}
 	hasher, err := account.NewHasher(account.Params{
 		Memory: uint32(cfg.Password.MemoryKiB), Time: uint32(cfg.Password.Time),
 		Threads: uint8(cfg.Password.Threads), MaxConcurrent: cfg.Password.MaxConcurrent,
@@ -82,8 +88,22 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 		app.Close()
 		return nil, err
 	}
+	tokens, err := buildTokens(ctx, cfg, stores, log)
+	if err != nil {
+		app.Close()
+		return nil, err
+	}
+	app.Tokens = tokens
+	if tokens != nil {
+		bg, stop := context.WithCancel(context.Background())
+		app.closers = append(app.closers, closerFunc(func() error { stop(); return nil }))
+		go func() { _ = tokens.Keys.Run(bg) }()
+		if p := cfg.Token.RotationPeriod.Duration; p > 0 {
+			go rotateEvery(bg, tokens.Keys, p, log)
+		}
+	}
 	srv, err = New(Options{
-		Sessions: app.Sessions, Accounts: app.Accounts, Users: stores.Users, Ready: stores.Ready,
+		Sessions: app.Sessions, Accounts: app.Accounts, Users: stores.Users, Ready: stores.Ready, Tokens: tokens,
 		TrustedProxies: cfg.TrustedProxies, Log: log, Audit: audit, AccessLog: cfg.Log.Level == "debug",
 	})
 	if err != nil {
@@ -149,4 +169,97 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("server: serve: %w", err)
 	}
 	return nil
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+// JWKSMaxAge is how long clients may cache the published key set. A rotated
+// key is published for PublishDelay before it signs, so every cache already
+// holds it when the first token it signed arrives.
+const JWKSMaxAge = 5 * time.Minute
+
+// buildTokens wires access and refresh tokens. It returns nil when the
+// session store cannot hold refresh families.
+func buildTokens(ctx context.Context, cfg *config.Config, stores *Stores, log *slog.Logger) (*Tokens, error) {
+	if stores.Refresh == nil {
+		return nil, nil
+	}
+	kc := token.KeysConfig{
+		Alg: token.Alg(cfg.Token.Alg), TokenTTL: cfg.Token.AccessTTL.Duration, Leeway: cfg.Token.Leeway.Duration,
+		PublishDelay: JWKSMaxAge + time.Minute, Logger: log,
+	}
+	if kek := cfg.Token.KeyEncryptionKeyBytes(); kek != nil {
+		sealer, err := token.NewSealer(kek)
+		if err != nil {
+			return nil, fmt.Errorf("server: token.key_encryption_key: %w", err)
+		}
+		kc.Sealer = sealer
+	}
+	keys, err := token.NewKeys(stores.Keys, kc)
+	if err != nil {
+		return nil, fmt.Errorf("server: keys: %w", err)
+	}
+	if kc.Alg == token.HS256 {
+		k, err := token.NewHMACKey([]byte(cfg.Token.HS256Secret.Reveal()))
+		if err != nil {
+			return nil, fmt.Errorf("server: token.hs256_secret: %w", err)
+		}
+		if err := keys.Add(ctx, k); err != nil {
+			return nil, fmt.Errorf("server: keys: %w", err)
+		}
+	}
+	if err := keys.Ensure(ctx); err != nil {
+		return nil, fmt.Errorf("server: keys: %w", err)
+	}
+	aud := cfg.Token.Audience
+	issuer, err := token.NewIssuer(keys, token.IssuerConfig{Issuer: cfg.Token.Issuer, Audience: aud, TTL: cfg.Token.AccessTTL.Duration})
+	if err != nil {
+		return nil, fmt.Errorf("server: token issuer: %w", err)
+	}
+	verifier, err := token.NewVerifier(keys, token.VerifierConfig{Issuer: cfg.Token.Issuer, Audience: aud[0], Leeway: cfg.Token.Leeway.Duration})
+	if err != nil {
+		return nil, fmt.Errorf("server: token verifier: %w", err)
+	}
+	rs, err := refresh.New(refresh.Config{Store: stores.Refresh, TTL: cfg.Token.RefreshTTL.Duration,
+		IdleTTL: cfg.Token.RefreshIdleTTL.Duration, Grace: cfg.Token.RefreshGrace.Duration, AccessTTL: cfg.Token.AccessTTL.Duration})
+	if err != nil {
+		return nil, err
+	}
+	var clients ClientStore
+	if stores.Clients != nil {
+		clients = stores.Clients
+	}
+	return &Tokens{Keys: keys, Issuer: issuer, Verifier: verifier, Refresh: rs, Clients: clients, Users: stores.Users,
+		IssuerURL: cfg.Token.Issuer, Audience: aud, AccessTTL: cfg.Token.AccessTTL.Duration, JWKSMaxAge: JWKSMaxAge}, nil
+}
+
+// rotateEvery rotates the signing key whenever the newest key is older than
+// period (token.rotation_period).
+func rotateEvery(ctx context.Context, keys *token.Keys, period time.Duration, log *slog.Logger) {
+	t := time.NewTicker(min(period/10, time.Hour))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var newest time.Time
+		for _, k := range keys.List() {
+			if k.CreatedAt.After(newest) {
+				newest = k.CreatedAt
+			}
+		}
+		if time.Since(newest) < period {
+			continue
+		}
+		kid, err := keys.Rotate(ctx)
+		if err != nil {
+			log.Error("scheduled key rotation failed", slog.Any("error", err))
+			continue
+		}
+		log.Info("audit", slog.Bool("audit", true), slog.String("event", "keys.rotated"), slog.String("kid", kid), slog.String("reason", "rotation_period"))
+	}
 }

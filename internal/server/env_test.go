@@ -19,6 +19,8 @@ import (
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/ratelimit"
+	"github.com/sessiond/sessiond/refresh"
+	"github.com/sessiond/sessiond/token"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memstore"
 )
@@ -56,7 +58,12 @@ type envOptions struct {
 	ready     map[string]server.Pinger
 	log       io.Writer
 	trusted   []netip.Prefix
+	noTokens  bool
+	clients   ClientStoreForTest
 }
+
+// ClientStoreForTest is the client registry a test env uses.
+type ClientStoreForTest = server.ClientStore
 
 // env is a real sessiond HTTP server on a loopback port, on the memory
 // store, with an injected clock and a cheap password hash.
@@ -67,6 +74,7 @@ type env struct {
 	clock    *clock
 	accounts *account.Service
 	sessions *session.Manager
+	tokens   *server.Tokens
 }
 
 var cheapHasher = sync.OnceValue(func() *account.Hasher {
@@ -105,8 +113,12 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		log = slog.New(slog.NewJSONHandler(opt.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		acc.Audit = log
 	}
+	var tokens *server.Tokens
+	if !opt.noTokens {
+		tokens = newTokens(t, st, clk, opt.clients)
+	}
 	s, err := server.New(server.Options{Sessions: mgr, Accounts: acc, Users: st, Ready: opt.ready,
-		Log: log, Audit: log, AccessLog: log != nil, TrustedProxies: opt.trusted})
+		Log: log, Audit: log, AccessLog: log != nil, TrustedProxies: opt.trusted, Tokens: tokens})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +129,7 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		hs = httptest.NewServer(s)
 	}
 	t.Cleanup(hs.Close)
-	return &env{t: t, srv: hs, store: st, clock: clk, accounts: acc, sessions: mgr}
+	return &env{t: t, srv: hs, store: st, clock: clk, accounts: acc, sessions: mgr, tokens: tokens}
 }
 
 func (e *env) addUser(email, password string, roles ...string) *account.User {
@@ -131,9 +143,10 @@ func (e *env) addUser(email, password string, roles ...string) *account.User {
 
 // client is a browser-like client with its own cookie jar.
 type client struct {
-	e    *env
-	hc   *http.Client
-	csrf string
+	e         *env
+	hc        *http.Client
+	csrf      string
+	bearerTok string
 }
 
 func (e *env) client() *client {
@@ -174,6 +187,9 @@ func (c *client) do(method, path string, body any, hdr ...string) *resp {
 	}
 	if c.csrf != "" {
 		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	if c.bearerTok != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearerTok)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		if hdr[i+1] == "" {
@@ -244,4 +260,33 @@ func setCookieHeader(r *resp) string {
 		}
 	}
 	return ""
+}
+
+const testIssuer = "https://sessiond.test"
+
+func newTokens(t *testing.T, st *memstore.Store, clk *clock, clients server.ClientStore) *server.Tokens {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := token.NewKeys(token.NewMemKeyStore(), token.KeysConfig{Alg: token.EdDSA, TokenTTL: 15 * time.Minute, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	aud := []string{testIssuer}
+	iss, err := token.NewIssuer(keys, token.IssuerConfig{Issuer: testIssuer, Audience: aud, TTL: 15 * time.Minute, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := token.NewVerifier(keys, token.VerifierConfig{Issuer: testIssuer, Audience: testIssuer, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := refresh.New(refresh.Config{Store: st, Now: clk.Now, Grace: 10 * time.Second, AccessTTL: 15 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &server.Tokens{Keys: keys, Issuer: iss, Verifier: ver, Refresh: rs, Users: st, Clients: clients,
+		IssuerURL: testIssuer, Audience: aud, AccessTTL: 15 * time.Minute, Now: clk.Now}
 }

@@ -1,34 +1,18 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/session"
 )
-
-// TokenService is the stateless/hybrid half (access and refresh tokens) as
-// the session endpoints see it. Nil disables bearer-related behaviour.
-type TokenService interface {
-	// RevokeBearer ends the access token and its refresh family.
-	RevokeBearer(ctx context.Context, userID string, b *BearerIdentity) error
-	// RevokeFamily ends the user's refresh family with id; false if the user
-	// has no such family.
-	RevokeFamily(ctx context.Context, userID, familyID string) (bool, error)
-	// RevokeUser ends every refresh family of the user but keep.
-	RevokeUser(ctx context.Context, userID, keep string) error
-	// Devices lists the user's refresh families as devices.
-	Devices(ctx context.Context, userID, current string) ([]deviceView, error)
-	// Data and MergeData read and change the data of a token session.
-	Data(ctx context.Context, familyID string) ([]byte, int64, error)
-	MergeData(ctx context.Context, familyID string, patch []byte, ifMatch *int64) ([]byte, int64, error)
-}
 
 // Options are the parts a Server is built from. Sessions, Accounts and Users
 // are required.
@@ -36,8 +20,9 @@ type Options struct {
 	Sessions *session.Manager
 	Accounts *account.Service
 	Users    account.Store
-	Bearer   BearerAuthenticator
-	Tokens   TokenService
+	// Tokens, when set, enables access and refresh tokens: bearer
+	// authentication, the OAuth endpoints, JWKS and discovery.
+	Tokens *Tokens
 	// Ready are the dependencies /readyz pings, by name.
 	Ready map[string]Pinger
 	// TrustedProxies may set X-Forwarded-For and X-Forwarded-Proto.
@@ -61,7 +46,16 @@ type Server struct {
 	csrf      *http.CrossOriginProtection
 	mux       *http.ServeMux
 	handler   http.Handler
+
+	// extraGrants are token-endpoint grants added by other parts of the
+	// server (client credentials, token exchange); discoveryExtra are
+	// metadata they add to discovery.
+	extraGrants    map[string]grantHandler
+	discoveryExtra map[string]any
 }
+
+// grantHandler serves one grant_type for an authenticated client.
+type grantHandler func(r *http.Request, form url.Values, cl *client.Client) (tokenResponse, error)
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -104,6 +98,14 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /healthz", s.handleHealthz)
 	m.HandleFunc("GET /readyz", s.handleReadyz)
 	m.Handle("GET /metrics", s.metrics.handler())
+	if s.opt.Tokens != nil {
+		m.HandleFunc("POST /v1/token", s.handleToken)
+		m.HandleFunc("POST /v1/revoke", s.handleRevoke)
+		m.HandleFunc("POST /v1/introspect", s.handleIntrospect)
+		m.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
+		m.HandleFunc("GET /.well-known/openid-configuration", s.handleDiscovery)
+		m.HandleFunc("POST /v1/admin/keys/rotate", s.admin(s.handleRotateKeys))
+	}
 }
 
 // dispatch routes through the mux, answering unmatched paths and methods in

@@ -9,16 +9,27 @@ import (
 	"strings"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memstore"
+	"github.com/sessiond/sessiond/store/pgstore"
+	"github.com/sessiond/sessiond/store/redisstore"
 	"github.com/sessiond/sessiond/store/sqlitestore"
+	"github.com/sessiond/sessiond/token"
 )
 
 // Stores are the backends a configuration names.
 type Stores struct {
 	Users    account.Store
 	Sessions session.Backend
+	// Keys holds signing keys (in the durable users store); Refresh the
+	// refresh families and denylist (beside the sessions); Clients the OAuth
+	// client registry (durable).
+	Keys     token.KeyStore
+	Refresh  refresh.Backend
+	Clients  client.Store
 	Ready    map[string]Pinger
 	Closers  []io.Closer
 	Limiters [2]account.Limiter // per IP, per account; nil entries mean in-process
@@ -46,6 +57,27 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 				return nil, err
 			}
 			st.Closers = append(st.Closers, s)
+			b = s
+		case "postgres", "postgresql":
+			s, err := pgstore.Open(ctx, url, pgstore.Options{Migrate: cfg.Store.Migrate != "off"})
+			if err != nil {
+				return nil, fmt.Errorf("server: open store %q: %w", redact(url), err)
+			}
+			st.Closers = append(st.Closers, s)
+			b = s
+		case "redis", "rediss", "redis+cluster", "rediss+cluster":
+			s, err := redisstore.Open(ctx, url, redisstore.Options{Prefix: cfg.Store.Redis.Prefix})
+			if err != nil {
+				return nil, err // names the URL, password redacted
+			}
+			st.Closers = append(st.Closers, s)
+			if url == cfg.Store.Sessions {
+				// Failed logins count across every node sharing this Redis.
+				st.Limiters = [2]account.Limiter{
+					s.Limiter(cfg.RateLimit.LoginPerIP, "login-ip"),
+					s.Limiter(cfg.RateLimit.LoginPerAccount, "login-account"),
+				}
+			}
 			b = s
 		case "memory":
 			b = memstore.New(nil)
@@ -76,6 +108,17 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 		return nil, fmt.Errorf("server: store.sessions %q cannot hold sessions", redact(cfg.Store.Sessions))
 	}
 	st.Users, st.Sessions = users, sessions
+	if k, ok := ub.(token.KeyStore); ok {
+		st.Keys = k
+	} else {
+		st.Keys = token.NewMemKeyStore()
+	}
+	if r, ok := sb.(refresh.Backend); ok {
+		st.Refresh = r
+	}
+	if c, ok := ub.(client.Store); ok {
+		st.Clients = c
+	}
 	if p, ok := ub.(Pinger); ok {
 		st.Ready["users"] = p
 	}

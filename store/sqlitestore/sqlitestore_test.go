@@ -10,6 +10,7 @@ import (
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/sqlitestore"
 	"github.com/sessiond/sessiond/store/storetest"
+	"github.com/sessiond/sessiond/token"
 )
 
 func open(t *testing.T) *sqlitestore.Store {
@@ -32,4 +33,8 @@ func TestConformanceUsers(t *testing.T) {
 
 func TestConformanceRefresh(t *testing.T) {
 	storetest.RunRefresh(t, func(t *testing.T) refresh.Backend { return open(t) })
+}
+
+func TestConformanceKeys(t *testing.T) {
+	storetest.RunKeys(t, func(t *testing.T) token.KeyStore { return open(t) })
 }
