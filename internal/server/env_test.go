@@ -20,9 +20,9 @@ import (
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/refresh"
-	"github.com/sessiond/sessiond/token"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memstore"
+	"github.com/sessiond/sessiond/token"
 )
 
 // clock is an injectable, settable clock.

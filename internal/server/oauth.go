@@ -458,13 +458,13 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	t := s.opt.Tokens
 	base := strings.TrimSuffix(t.IssuerURL, "/")
 	doc := map[string]any{
-		"issuer":                                t.IssuerURL,
-		"jwks_uri":                              base + "/.well-known/jwks.json",
-		"token_endpoint":                        base + "/v1/token",
-		"revocation_endpoint":                   base + "/v1/revoke",
-		"introspection_endpoint":                base + "/v1/introspect",
-		"grant_types_supported":                 s.grantTypes(),
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
+		"issuer":                                        t.IssuerURL,
+		"jwks_uri":                                      base + "/.well-known/jwks.json",
+		"token_endpoint":                                base + "/v1/token",
+		"revocation_endpoint":                           base + "/v1/revoke",
+		"introspection_endpoint":                        base + "/v1/introspect",
+		"grant_types_supported":                         s.grantTypes(),
+		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post", "none"},
 		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "none"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"id_token_signing_alg_values_supported":         []string{string(s.signingAlg())},
@@ -502,4 +502,3 @@ func (s *Server) handleRotateKeys(w http.ResponseWriter, r *http.Request, id *id
 	s.audit(r, "keys.rotated", slog.String("admin_id", id.User.ID), slog.String("kid", kid))
 	writeJSON(w, http.StatusOK, map[string]string{"kid": kid})
 }
-
