@@ -324,3 +324,34 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version: %v %q", err, out)
 	}
 }
+
+func TestKeysCLI_ListAndRotate(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	out, err := run(t, "", "keys", "list", "--data", data)
+	if err != nil || strings.Count(out, "signing") != 1 || strings.Count(out, "\n") != 2 {
+		t.Fatalf("keys list: %v\n%s", err, out)
+	}
+	out, err = run(t, "", "keys", "rotate", "--data", data)
+	if err != nil || !strings.HasPrefix(out, "new key ") {
+		t.Fatalf("keys rotate: %v\n%s", err, out)
+	}
+	kid := strings.Fields(out)[2]
+	kid = strings.TrimSuffix(kid, ":")
+	out, err = run(t, "", "keys", "list", "--data", data)
+	if err != nil || !strings.Contains(out, kid) || !strings.Contains(out, "next") || !strings.Contains(out, "signing") {
+		t.Fatalf("keys list after rotate: %v\n%s", err, out)
+	}
+	// The server publishes both keys.
+	p := serve(t, data)
+	res, err := http.Get(p.url + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var set struct{ Keys []map[string]any }
+	_ = json.NewDecoder(res.Body).Decode(&set)
+	if len(set.Keys) != 2 {
+		t.Fatalf("JWKS has %d keys, want 2", len(set.Keys))
+	}
+}

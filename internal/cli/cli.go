@@ -47,6 +47,7 @@ type cliArgs struct {
 	Serve   serveCmd   `cmd:"" help:"Run the sessiond server."`
 	User    userCmd    `cmd:"" help:"Manage users."`
 	Session sessionCmd `cmd:"" help:"List and revoke sessions."`
+	Keys    keysCmd    `cmd:"" help:"List and rotate token signing keys."`
 	Migrate migrateCmd `cmd:"" help:"Apply pending store migrations."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }

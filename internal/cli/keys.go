@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"text/tabwriter"
+	"time"
+)
+
+type keysCmd struct {
+	List   keysListCmd   `cmd:"" help:"List signing keys."`
+	Rotate keysRotateCmd `cmd:"" help:"Create a new signing key; the current one keeps verifying until its tokens expire."`
+}
+
+type keysListCmd struct{}
+
+func (c *keysListCmd) Run(rc *runCtx) error {
+	app, err := rc.app(nil)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if app.Tokens == nil {
+		return errors.New("keys list: the configured stores hold no tokens")
+	}
+	signer, _ := app.Tokens.Keys.Signer()
+	tw := tabwriter.NewWriter(rc.m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSIGNS FROM\tRETIRED\tPUBLISHED UNTIL\tSTATE")
+	for _, k := range app.Tokens.Keys.List() {
+		state := "verifying"
+		switch {
+		case signer != nil && k.ID == signer.ID:
+			state = "signing"
+		case time.Now().Before(k.NotBefore):
+			state = "next"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Alg, ts(k.CreatedAt), ts(k.NotBefore), ts(k.RetiredAt), ts(k.ExpiresAt), state)
+	}
+	return tw.Flush()
+}
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+type keysRotateCmd struct{}
+
+func (c *keysRotateCmd) Run(rc *runCtx) error {
+	app, err := rc.app(nil)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if app.Tokens == nil {
+		return errors.New("keys rotate: the configured stores hold no tokens")
+	}
+	kid, err := app.Tokens.Keys.Rotate(rc)
+	if err != nil {
+		return fmt.Errorf("keys rotate: %w", err)
+	}
+	app.Log.Info("audit", slog.Bool("audit", true), slog.String("event", "keys.rotated"), slog.String("kid", kid), slog.String("reason", "cli"))
+	fmt.Fprintf(rc.m.Stdout, "new key %s: published now, signs once every JWKS cache holds it\n", kid)
+	return nil
+}
