@@ -147,8 +147,13 @@ func run(t *testing.T, stdin string, args ...string) (string, error) {
 	cmd := exec.Command(binary, args...)
 	cmd.Env = cliEnv()
 	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String() + stderr.String(), err
+	}
+	return stdout.String(), nil
 }
 
 type browser struct {

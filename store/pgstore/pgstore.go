@@ -223,21 +223,22 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 }
 
 // wrap prefixes err with the operation and makes it carry the sentinels
-// callers branch on: the context's error when ctx has ended, ErrConflict for
-// a unique violation, and ErrUnavailable when PostgreSQL could not be
-// reached or was shutting down.
+// callers branch on: context.Canceled when the caller's context was
+// canceled, ErrConflict for a unique violation, ErrNotFound for no rows, and
+// ErrUnavailable (with context.DeadlineExceeded when that was the cause)
+// when PostgreSQL could not be reached, was shutting down or did not answer
+// in time.
 func wrap(ctx context.Context, op string, err error) error {
-	if errors.Is(err, context.Canceled) || (ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled)) {
-		if !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("pgstore: %s: %w: %w", op, context.Canceled, err)
-		}
-		return fmt.Errorf("pgstore: %s: %w", op, err)
-	}
-	if errors.Is(err, session.ErrConflict) {
-		return fmt.Errorf("pgstore: %s: %w", op, err)
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w: %w", cerr, err)
 	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, session.ErrConflict):
+		return fmt.Errorf("pgstore: %s: %w", op, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("pgstore: %s: %w: %w", op, session.ErrUnavailable, err)
+	case errors.As(err, &pe):
 		switch {
 		case pe.Code == "23505": // unique_violation
 			return fmt.Errorf("pgstore: %s: %w: %w", op, session.ErrConflict, err)
@@ -245,23 +246,24 @@ func wrap(ctx context.Context, op string, err error) error {
 			return fmt.Errorf("pgstore: %s: %w: %w", op, session.ErrUnavailable, err)
 		}
 		return fmt.Errorf("pgstore: %s: %w", op, err)
-	}
-	if errors.Is(err, pgx.ErrNoRows) {
+	case errors.Is(err, pgx.ErrNoRows):
 		return fmt.Errorf("pgstore: %s: %w", op, session.ErrNotFound)
 	}
 	// Anything else that is not a server-reported error is a failure to
-	// reach or talk to the server (refused connection, reset, timeout,
-	// closed pool).
+	// reach or talk to the server (refused or reset connection, closed
+	// pool).
 	return fmt.Errorf("pgstore: %s: %w: %w", op, session.ErrUnavailable, err)
 }
 
 // unavailableState reports SQLSTATEs that mean the server cannot serve now:
 // connection exceptions (08), insufficient resources (53), operator
-// intervention such as shutdown (57P01-57P05) and a read-only standby
-// (25006).
+// intervention such as shutdown (57P01-57P05), a statement cancelled by
+// statement_timeout (57014) and a read-only standby (25006).
 func unavailableState(code string) bool {
 	switch {
 	case len(code) == 5 && (code[:2] == "08" || code[:2] == "53" || code[:4] == "57P0"):
+		return true
+	case code == "57014": // query_canceled: statement_timeout on a server too busy
 		return true
 	case code == "25006": // read_only_sql_transaction: a standby after failover
 		return true
