@@ -91,11 +91,6 @@ func (s *Server) authenticate(r *http.Request) (*identity, error) {
 	return &identity{User: u, Session: sess, Via: "cookie"}, nil
 }
 
-func identityFrom(ctx context.Context) *identity {
-	id, _ := ctx.Value(keyIdentity).(*identity)
-	return id
-}
-
 type authedHandler func(w http.ResponseWriter, r *http.Request, id *identity)
 
 func unsafeMethod(m string) bool {

@@ -287,6 +287,9 @@ func newTokens(t *testing.T, st *memstore.Store, clk *clock, clients server.Clie
 	if err != nil {
 		t.Fatal(err)
 	}
+	if clients == nil {
+		clients = st
+	}
 	return &server.Tokens{Keys: keys, Issuer: iss, Verifier: ver, Refresh: rs, Users: st, Clients: clients,
 		IssuerURL: testIssuer, Audience: aud, AccessTTL: 15 * time.Minute, Now: clk.Now}
 }

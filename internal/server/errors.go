@@ -71,7 +71,6 @@ func errf(code, format string, args ...any) *apiError {
 
 var (
 	errUnauthorized = errf(codeUnauthorized, "authentication required")
-	errForbidden    = errf(codeForbidden, "not allowed")
 	errNotFound     = errf(codeNotFound, "no such resource")
 )
 

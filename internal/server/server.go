@@ -72,6 +72,9 @@ func New(opt Options) (*Server, error) {
 	if s.auditLog == nil {
 		s.auditLog = discard
 	}
+	if opt.Tokens != nil {
+		s.serviceGrants()
+	}
 	s.routes()
 	for _, add := range opt.Routes {
 		add(s.mux)

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"slices"
 	"testing"
@@ -33,3 +34,5 @@ func realCostHasher(t *testing.T) *account.Hasher {
 	}
 	return h
 }
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

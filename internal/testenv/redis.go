@@ -56,7 +56,7 @@ func redisBin(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		redisSkipOrFail(t, "%s not installed (apt-get install redis-server redis-tools): %v: SKIPPING", name, err)
+		redisSkipOrFail(t, "%s not installed (apt-get install redis-server redis-tools): %v", name, err)
 	}
 	return p
 }

@@ -29,28 +29,34 @@
 //
 // # Consistency without cross-slot transactions
 //
-// The rule the index keeps is: every live session is in its user's index.
-// Entries without a session are allowed for a while, and are invisible:
+// The rule the index keeps is: every session that Create reported as
+// created is in its user's index for as long as it lives. Entries without a
+// session are allowed for a while, and are invisible:
 //
-//   - Create adds the index entry first (ZADD GT, extending the index's
-//     expiry), then stores the session with SET NX PXAT; a live session with
-//     the same ID is session.ErrConflict (and the entry just added is taken
-//     back).
+//   - Create sends, in one pipelined round trip without scripts, ZADD GT of
+//     the index entry, PEXPIREAT NX and GT of the index (so that it outlives
+//     every session it lists), and SET NX PXAT of the record. It returns nil
+//     only if all succeeded; a record stored without its entry (a node
+//     failing in between) belongs to a token that was never handed out, and
+//     just expires. A live session with the same ID is session.ErrConflict
+//     (and an entry just added for it is taken back).
 //   - Touch rewrites the record and its expiry in a script, then raises the
 //     entry's score (ZADD XX GT). Should the second step fail, the score lags
 //     the deadline; that is harmless because entries are removed by score
 //     only once their session is confirmed gone (below).
-//   - Delete deletes the session, then its entry; DeleteByUser reads the
-//     index, deletes each listed session that still belongs to the user (a
-//     script per session, pipelined), then removes those entries.
-//   - ListByUser reads the index and every listed session in one pipelined
-//     round trip, returns the live ones oldest first, and repairs the index
-//     as it goes: an entry whose session is gone is removed once its score
+//   - Delete is GETDEL of the record, then ZREM of its entry; DeleteByUser
+//     reads the index, deletes each listed session that still belongs to the
+//     user (a script per session, pipelined), then removes those entries.
+//     Sessions created while it runs may survive it, as if created after.
+//   - ListByUser reads the index, then every listed session in one
+//     pipelined round trip, returns the live ones oldest first, and repairs
+//     the index as it goes: an entry whose session is gone is removed once its score
 //     has passed (so an entry whose Create is still in flight is never
 //     removed), lagging scores are raised.
 //
 // SetData is a compare-and-set script on the record: the version is
-// compared and the data replaced in one step on the server.
+// compared and the data replaced in one step on the server. Get and Create
+// run no script; Touch, SetData and DeleteByUser do (one key each).
 //
 // # Failures
 //

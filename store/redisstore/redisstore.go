@@ -60,7 +60,7 @@ type Store struct {
 	prefix  string
 	now     func() time.Time
 	cluster bool
-	close   sync.Once
+	closed  sync.Once
 }
 
 var _ session.Backend = (*Store)(nil)
@@ -218,7 +218,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the connections. It is idempotent and always returns nil;
 // afterwards every method fails.
 func (s *Store) Close() error {
-	s.close.Do(s.c.Close)
+	s.closed.Do(s.c.Close)
 	return nil
 }
 

@@ -131,40 +131,23 @@ redis.call('SET', KEYS[1], string.sub(s, 1, 25) .. ARGV[2] .. string.sub(s, 34, 
 return 1
 `)
 
-// deleteScript removes a session.
+// deleteScript removes a session of a given user, for DeleteByUser: it finds
+// session IDs in the user's index and must not delete another user's
+// session should the index name one.
 //
 //	KEYS[1] session key
 //	ARGV[1] now, ms
-//	ARGV[2] expected owner (optional): delete only a session of this user
+//	ARGV[2] the user ID
 //
 // Returns nil when there was no session, -1 when it belongs to another user
-// than ARGV[2] (kept), else {owner, 1 if it was live or 0 if already past
-// its deadline}.
+// (kept), else 1 if it was live or 0 if it was already past its deadline.
 var deleteScript = newScript(luaRecord + `
 local s = redis.call('GET', KEYS[1])
 if not s then return false end
-local who = owner(s)
-if ARGV[2] and ARGV[2] ~= who then return -1 end
+if owner(s) ~= ARGV[2] then return -1 end
 redis.call('DEL', KEYS[1])
-if deadline(s) <= tonumber(ARGV[1]) then return {who, 0} end
-return {who, 1}
-`)
-
-// indexAddScript adds a session to its user's index and makes the index
-// live at least as long as the session can (its absolute expiry).
-//
-//	KEYS[1] index key
-//	ARGV[1] session ID
-//	ARGV[2] deadline, ms (the member's score)
-//	ARGV[3] ExpiresAt, ms
-//
-// Returns 1 when the member is new, 0 when it existed (its score is only
-// ever raised).
-var indexAddScript = newScript(`
-local added = redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
-local t = redis.call('PEXPIRETIME', KEYS[1])
-if t < tonumber(ARGV[3]) then redis.call('PEXPIREAT', KEYS[1], ARGV[3]) end
-return added
+if deadline(s) <= tonumber(ARGV[1]) then return 0 end
+return 1
 `)
 
 // indexCleanScript removes members from an index.

@@ -21,11 +21,13 @@ func notFound(op string) error { return fmt.Errorf("redisstore: %s: %w", op, ses
 // an expiry time of 0; 1 is as good as "already expired").
 func deadlineMS(s *session.Session) int64 { return max(ms(s.Deadline()), 1) }
 
-// Create implements session.Store. It adds the session to its user's index
-// first and then stores it with SET NX, expiring at its deadline, so that a
-// live session is never missing from the index. A live session with the
-// same ID is session.ErrConflict. Strings longer than 65535 bytes are
-// refused.
+// Create implements session.Store, in one round trip without scripts: it
+// adds the session to its user's index (ZADD GT, and extends the index's
+// expiry to the session's absolute expiry) and stores the record with SET NX,
+// expiring at the session's deadline. Only when both succeed does Create
+// return nil: a session whose index entry failed is never handed out (its
+// token is never returned) and simply expires. A live session with the same
+// ID is session.ErrConflict. Strings longer than 65535 bytes are refused.
 func (s *Store) Create(ctx context.Context, ss *session.Session) error {
 	const op = "create session"
 	if err := ctx.Err(); err != nil {
@@ -36,12 +38,38 @@ func (s *Store) Create(ctx context.Context, ss *session.Session) error {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
 	dl := deadlineMS(ss)
+	set := s.c.B().Set().Key(s.sessionKey(ss.ID)).Value(rueidis.BinaryString(rec)).Nx().PxatMillisecondsTimestamp(dl).Build()
+	if dl <= ms(s.now()) {
+		// Dead on arrival: nothing to index (and an expiry in the past
+		// would delete the index). SET with a past PXAT stores nothing but
+		// still tells a live duplicate apart.
+		err := s.c.Do(ctx, set).Error()
+		if rueidis.IsRedisNil(err) {
+			return fmt.Errorf("redisstore: %s: %w", op, session.ErrConflict)
+		}
+		if err != nil {
+			return s.wrap(ctx, op, err)
+		}
+		return nil
+	}
 	idx := s.indexKey(ss.UserID)
-	added, err := indexAddScript.exec(ctx, s.c, idx, ss.ID, itoa(dl), itoa(max(ms(ss.ExpiresAt), dl))).AsInt64()
+	exp := max(ms(ss.ExpiresAt), dl)
+	res := s.c.DoMulti(ctx,
+		s.c.B().Zadd().Key(idx).Gt().ScoreMember().ScoreMember(float64(dl), ss.ID).Build(),
+		s.c.B().Pexpireat().Key(idx).MillisecondsTimestamp(exp).Nx().Build(), // a new index
+		s.c.B().Pexpireat().Key(idx).MillisecondsTimestamp(exp).Gt().Build(), // a longer-lived session
+		set,
+	)
+	added, err := res[0].AsInt64()
 	if err != nil {
 		return s.wrap(ctx, op, err)
 	}
-	err = s.c.Do(ctx, s.c.B().Set().Key(s.sessionKey(ss.ID)).Value(rueidis.BinaryString(rec)).Nx().PxatMillisecondsTimestamp(dl).Build()).Error()
+	for _, r := range res[1:3] {
+		if err := r.Error(); err != nil {
+			return s.wrap(ctx, op, err)
+		}
+	}
+	err = res[3].Error()
 	if rueidis.IsRedisNil(err) {
 		if added == 1 {
 			// The live session with this ID is another user's: take back
@@ -116,46 +144,31 @@ func (s *Store) Touch(ctx context.Context, id string, lastSeen, idleExpires time
 	return nil
 }
 
-// Delete implements session.Store: the session first, then its index entry.
+// Delete implements session.Store: GETDEL of the record, then its index
+// entry (the record names the user).
 func (s *Store) Delete(ctx context.Context, id string) error {
 	const op = "delete session"
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	arr, err := deleteScript.exec(ctx, s.c, s.sessionKey(id), itoa(ms(s.now()))).ToArray()
+	v, err := s.c.Do(ctx, s.c.B().Getdel().Key(s.sessionKey(id)).Build()).ToString()
 	if rueidis.IsRedisNil(err) {
 		return notFound(op)
 	}
 	if err != nil {
 		return s.wrap(ctx, op, err)
 	}
-	user, live, err := ownerReply(arr)
+	ss, err := decodeRecord(id, v)
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	if err := s.c.Do(ctx, s.c.B().Zrem().Key(s.indexKey(user)).Member(id).Build()).Error(); err != nil {
+	if err := s.c.Do(ctx, s.c.B().Zrem().Key(s.indexKey(ss.UserID)).Member(id).Build()).Error(); err != nil {
 		return s.wrap(ctx, op, err)
 	}
-	if !live {
+	if !ss.Valid(s.now()) {
 		return notFound(op)
 	}
 	return nil
-}
-
-// ownerReply reads deleteScript's {owner, live} reply.
-func ownerReply(arr []rueidis.RedisMessage) (string, bool, error) {
-	if len(arr) != 2 {
-		return "", false, fmt.Errorf("unexpected reply of %d elements", len(arr))
-	}
-	user, err := arr[0].ToString()
-	if err != nil {
-		return "", false, err
-	}
-	live, err := arr[1].AsInt64()
-	if err != nil {
-		return "", false, err
-	}
-	return user, live == 1, nil
 }
 
 // index returns the members of the user's index with their scores.
@@ -294,9 +307,9 @@ func (s *Store) DeleteByUser(ctx context.Context, userID, keep string) (int, err
 	var firstErr error
 	for i, r := range deleteScript.execMulti(ctx, s.c, calls) {
 		z := members[i]
-		msg, err := r.ToMessage()
+		v, err := r.AsInt64()
 		switch {
-		case rueidis.IsRedisNil(err):
+		case rueidis.IsRedisNil(err): // gone already
 			if int64(z.Score) <= now {
 				fix.stale = append(fix.stale, z.Member)
 			}
@@ -304,19 +317,10 @@ func (s *Store) DeleteByUser(ctx context.Context, userID, keep string) (int, err
 			if firstErr == nil {
 				firstErr = err
 			}
-		case msg.IsInt64(): // another user's session: not ours to delete
+		case v == -1: // another user's session: not ours to delete
 			fix.remove = append(fix.remove, z.Member)
-		default:
-			arr, err := msg.ToArray()
-			if err == nil {
-				var live bool
-				if _, live, err = ownerReply(arr); err == nil && live {
-					n++
-				}
-			}
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
+		default: // deleted: 1 if it was live, 0 if already past its deadline
+			n += int(v)
 			fix.remove = append(fix.remove, z.Member)
 		}
 	}
