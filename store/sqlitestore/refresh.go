@@ -217,6 +217,23 @@ func (s *Store) Denied(ctx context.Context, keys ...string) (bool, error) {
 	if len(keys) == 0 {
 		return false, nil
 	}
+	var n int
+	var err error
+	switch len(keys) {
+	case 1:
+		err = s.denied1.QueryRowContext(ctx, ms(s.now()), keys[0]).Scan(&n)
+	case 2:
+		err = s.denied2.QueryRowContext(ctx, ms(s.now()), keys[0], keys[1]).Scan(&n)
+	default:
+		return s.deniedAny(ctx, keys)
+	}
+	if err != nil {
+		return false, fmt.Errorf("sqlitestore: denied: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (s *Store) deniedAny(ctx context.Context, keys []string) (bool, error) {
 	args := make([]any, 0, len(keys)+1)
 	args = append(args, ms(s.now()))
 	for _, k := range keys {

@@ -53,7 +53,7 @@ func scanSession(row scanner) (*session.Session, error) {
 
 // Get implements session.Store.
 func (s *Store) Get(ctx context.Context, id string) (*session.Session, error) {
-	row := s.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ? AND deadline > ?`, id, ms(s.now()))
+	row := s.getSession.QueryRowContext(ctx, id, ms(s.now()))
 	ss, err := scanSession(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlitestore: get session: %w", session.ErrNotFound)

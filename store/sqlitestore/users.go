@@ -78,7 +78,14 @@ type queryer interface {
 
 // UserByID implements account.Store.
 func (s *Store) UserByID(ctx context.Context, id string) (*account.User, error) {
-	return s.userWhere(ctx, s.r, "user by id", "id = ?", id)
+	u, err := scanUser(s.userByID.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlitestore: user by id: %w", account.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: user by id: %w", err)
+	}
+	return u, nil
 }
 
 // UserByEmail implements account.Store.
