@@ -48,6 +48,7 @@ type cliArgs struct {
 	User    userCmd    `cmd:"" help:"Manage users."`
 	Session sessionCmd `cmd:"" help:"List and revoke sessions."`
 	Keys    keysCmd    `cmd:"" help:"List and rotate token signing keys."`
+	Client  clientCmd  `cmd:"" help:"Register, list and remove OAuth clients."`
 	Migrate migrateCmd `cmd:"" help:"Apply pending store migrations."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }

@@ -20,6 +20,7 @@ type Store struct {
 	byUser   map[string]map[string]struct{}
 	users    userTables
 	refresh  refreshTables
+	clients  clientTables
 }
 
 var _ session.Backend = (*Store)(nil)
