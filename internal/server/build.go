@@ -190,7 +190,13 @@ func buildTokens(ctx context.Context, cfg *config.Config, stores *Stores, log *s
 		Alg: token.Alg(cfg.Token.Alg), TokenTTL: cfg.Token.AccessTTL.Duration, Leeway: cfg.Token.Leeway.Duration,
 		PublishDelay: JWKSMaxAge + time.Minute, Logger: log,
 	}
-	if kek := cfg.Token.KeyEncryptionKeyBytes(); kek != nil {
+	kek := cfg.Token.KeyEncryptionKeyBytes()
+	if kek == nil && stores.SharedKeys {
+		// SECURITY.md rule 11: private keys in a shared store are encrypted.
+		return nil, errors.New("server: token.key_encryption_key is required when store.users is PostgreSQL: " +
+			"private signing keys are sealed with it in the shared database (generate one with: openssl rand -base64 32)")
+	}
+	if kek != nil {
 		sealer, err := token.NewSealer(kek)
 		if err != nil {
 			return nil, fmt.Errorf("server: token.key_encryption_key: %w", err)

@@ -33,6 +33,11 @@ type Stores struct {
 	Ready    map[string]Pinger
 	Closers  []io.Closer
 	Limiters [2]account.Limiter // per IP, per account; nil entries mean in-process
+
+	// SharedKeys is true when Keys is a database shared with other systems
+	// (PostgreSQL): private signing keys are sealed before they reach it
+	// (token.key_encryption_key).
+	SharedKeys bool
 }
 
 // OpenStores opens the backends cfg names. The embedded SQLite store is the
@@ -110,6 +115,7 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 	st.Users, st.Sessions = users, sessions
 	if k, ok := ub.(token.KeyStore); ok {
 		st.Keys = k
+		_, st.SharedKeys = ub.(*pgstore.Store)
 	} else {
 		st.Keys = token.NewMemKeyStore()
 	}

@@ -1,14 +1,21 @@
-// Package pgstore is sessiond's PostgreSQL store: users and sessions in one
-// database that several sessiond nodes share, for deployments that want
-// durable state in a database they already run.
+// Package pgstore is sessiond's PostgreSQL store: users, sessions, signing
+// keys, refresh-token families and the access-token denylist, and OAuth
+// clients, in one database that several sessiond nodes share, for
+// deployments that want durable state in a database they already run.
 //
 // Queries go through a pgx connection pool (pgxpool); its size and timeouts
 // come from the DSN (pool_max_conns, pool_min_conns, ...; the default is
 // pgxpool's, max(4, runtime.NumCPU())). Schema migrations are embedded and
 // applied with goose, under a PostgreSQL advisory lock so that several nodes
 // starting at once apply them exactly once. Every multi-step change runs in
-// one transaction. A background sweeper deletes expired sessions in small
-// batches that skip rows a request holds, so it never blocks requests.
+// one transaction; a refresh-token rotation locks its family row, so that of
+// concurrent rotations of one token on any nodes exactly one wins. A
+// background sweeper deletes expired sessions, refresh families (with their
+// tokens) and denylist entries in small batches that skip rows a request
+// holds, so it never blocks requests.
+//
+// Signing keys are stored as token.Keys hands them over: seal them (a
+// token.Sealer) before they reach a database that other systems can read.
 //
 // Errors wrap session.ErrNotFound for missing or expired records,
 // session.ErrConflict for taken IDs, emails and stale data versions,

@@ -39,8 +39,9 @@ const (
 type Options struct {
 	// Now is the store's clock, which judges expiry. Default time.Now.
 	Now func() time.Time
-	// SweepInterval is how often expired sessions are deleted. Default 1m;
-	// negative disables the sweeper.
+	// SweepInterval is how often expired sessions, refresh families and
+	// denylist entries are deleted. Default 1m; negative disables the
+	// sweeper.
 	SweepInterval time.Duration
 	// Migrate applies pending schema migrations at Open (store.migrate:
 	// auto). When false, Open refuses a database whose schema is not
@@ -48,9 +49,10 @@ type Options struct {
 	Migrate bool
 }
 
-// Store is the PostgreSQL store. It implements session.Backend and
-// account.Store and is safe for concurrent use, also by several processes
-// (nodes) on one database.
+// Store is the PostgreSQL store. It implements session.Backend,
+// account.Store, token.KeyStore, refresh.Backend and client.Store and is
+// safe for concurrent use, also by several processes (nodes) on one
+// database.
 type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
@@ -200,26 +202,42 @@ func (s *Store) sweepLoop(every time.Duration) {
 	}
 }
 
-// Sweep deletes expired sessions and returns how many it deleted. It works
-// in batches of 1000 rows, each its own short statement, and skips rows that
-// a request has locked, so it never makes a request wait. The sweeper calls
-// it; tests may call it directly.
+// sweeps are the statements Sweep runs, each deleting one batch of expired
+// rows ($1 the store's time, $2 the batch size): sessions, refresh families
+// (their tokens go with them, ON DELETE CASCADE) and denylist entries.
+var sweeps = [...]string{
+	`DELETE FROM sessions WHERE ctid = ANY (ARRAY(
+		SELECT ctid FROM sessions WHERE deadline <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
+		AND deadline <= $1`,
+	`DELETE FROM families WHERE ctid = ANY (ARRAY(
+		SELECT ctid FROM families WHERE deadline <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
+		AND deadline <= $1`,
+	`DELETE FROM denylist WHERE ctid = ANY (ARRAY(
+		SELECT ctid FROM denylist WHERE until <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
+		AND until <= $1`,
+}
+
+// Sweep deletes expired sessions, refresh families (with their tokens) and
+// denylist entries, and returns how many rows it deleted (not counting the
+// tokens). It works in batches of 1000 rows, each its own short statement,
+// and skips rows that a request has locked, so it never makes a request
+// wait. The sweeper calls it; tests may call it directly.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	var total int64
-	for {
-		now := s.now()
-		tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE ctid = ANY (ARRAY(
-			SELECT ctid FROM sessions WHERE deadline <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
-			AND deadline <= $1`, now, sweepBatch)
-		if err != nil {
-			return total, wrap(ctx, "sweep", err)
-		}
-		n := tag.RowsAffected()
-		total += n
-		if n < sweepBatch {
-			return total, nil
+	for _, q := range sweeps {
+		for {
+			tag, err := s.pool.Exec(ctx, q, s.now(), sweepBatch)
+			if err != nil {
+				return total, wrap(ctx, "sweep", err)
+			}
+			n := tag.RowsAffected()
+			total += n
+			if n < sweepBatch {
+				break
+			}
 		}
 	}
+	return total, nil
 }
 
 // wrap prefixes err with the operation and makes it carry the sentinels

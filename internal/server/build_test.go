@@ -1,0 +1,105 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/testenv"
+)
+
+func buildConfig(t *testing.T, flags map[string]string) *config.Config {
+	t.Helper()
+	flags["data"] = t.TempDir()
+	cfg, err := config.Load("", nil, flags)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// SECURITY.md rule 11: private signing keys in a shared store are
+// encrypted. With store.users on PostgreSQL the server refuses to start
+// without token.key_encryption_key, and with one the stored keys are sealed.
+func TestBuild_PostgresKeysRequireKEK(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.Postgres(t)
+
+	_, err := server.Build(ctx, buildConfig(t, map[string]string{"store.users": dsn}), nil)
+	if err == nil {
+		t.Fatal("built with private keys in PostgreSQL and no key-encryption key")
+	}
+	for _, want := range []string{"token.key_encryption_key", "PostgreSQL", "openssl rand -base64 32"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var n int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM signing_keys").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the refused start stored %d keys (%v)", n, err)
+	}
+
+	kek := make([]byte, 32)
+	_, _ = rand.Read(kek)
+	flags := map[string]string{"store.users": dsn, "token.key_encryption_key": base64.StdEncoding.EncodeToString(kek)}
+	app, err := server.Build(ctx, buildConfig(t, flags), nil)
+	if err != nil {
+		t.Fatalf("build with a key-encryption key: %v", err)
+	}
+	defer app.Close()
+	if app.Tokens == nil {
+		t.Fatal("no tokens: PostgreSQL holds refresh families")
+	}
+	rows, err := c.Query(ctx, "SELECT id, data FROM signing_keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n = 0
+	for rows.Next() {
+		var id string
+		var data []byte
+		if err := rows.Scan(&id, &data); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if bytes.Contains(data, []byte(`"d":`)) || bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
+			t.Errorf("key %s is stored in clear: %.40q...", id, data)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no signing key stored")
+	}
+	// Another node with the same key-encryption key loads the sealed keys.
+	app2, err := server.Build(ctx, buildConfig(t, flags), nil)
+	if err != nil {
+		t.Fatalf("second node: %v", err)
+	}
+	defer app2.Close()
+	if len(app2.Tokens.Keys.List()) != n {
+		t.Fatalf("second node loaded %d keys, want %d", len(app2.Tokens.Keys.List()), n)
+	}
+}
+
+// The embedded store is not shared: no key-encryption key is needed.
+func TestBuild_SQLiteKeysNeedNoKEK(t *testing.T) {
+	app, err := server.Build(context.Background(), buildConfig(t, map[string]string{}), nil)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	app.Close()
+}
