@@ -12,14 +12,16 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/redisstore"
 	"github.com/sessiond/sessiond/store/storetest"
 )
 
-// BenchmarkStore measures Get, Create and SetData against a throwaway
-// redis-server at 1 and 64 goroutines, then runs redis-benchmark against the
-// same server for the ceiling:
+// BenchmarkStore measures Get, Create, SetData, Rotate (refresh tokens) and
+// Denied (the access-token denylist) against a throwaway redis-server at 1
+// and 64 goroutines, then runs redis-benchmark against the same server for
+// the ceiling:
 //
 //	go test -run '^$' -bench BenchmarkStore -benchmem ./store/redisstore/
 func BenchmarkStore(b *testing.B) {
@@ -71,6 +73,40 @@ func BenchmarkStore(b *testing.B) {
 				}
 				nv, err := st.SetData(ctx, s.ID, data, v)
 				v = nv
+				return err
+			}
+		}},
+		{"Rotate", func() func(int) error {
+			// Each goroutine rotates its own family's live token, so every
+			// rotation wins: spend script, then the successor, the family
+			// script and the index score, pipelined (two round trips).
+			var live *refresh.Token
+			sealed := make([]byte, 600) // about a sealed pair with a JWT
+			return func(int) error {
+				now := time.Now()
+				if live == nil {
+					f, first := storetest.NewFamily(b, "bench-rotate-"+strconv.FormatInt(seq.Add(1)%1000, 10), now, time.Hour)
+					if err := st.CreateFamily(ctx, f, first); err != nil {
+						return err
+					}
+					live = first
+				}
+				next := storetest.NewRefreshToken(b, live.FamilyID, live.Generation+1)
+				if _, err := st.Rotate(ctx, live.ID, next, sealed, now, now.Add(time.Hour)); err != nil {
+					return err
+				}
+				live = next
+				return nil
+			}
+		}},
+		{"Denied", func() func(int) error {
+			// The bearer hot path: a jti and a sid, neither denied (the
+			// full cost: both keys are read), one pipelined round trip.
+			return func(i int) error {
+				d, err := st.Denied(ctx, "jti:"+strconv.Itoa(i%4096), "sid:f_"+strconv.Itoa(i%512))
+				if err == nil && d {
+					err = fmt.Errorf("key %d denied", i)
+				}
 				return err
 			}
 		}},

@@ -52,9 +52,10 @@ type Options struct {
 	TLSConfig *tls.Config
 }
 
-// Store keeps sessions, and rate-limit counters, in Redis or Redis Cluster.
-// Create it with Open; it is safe for concurrent use, and recovers by itself
-// when Redis comes back after an outage.
+// Store keeps sessions, refresh-token families with their access-token
+// denylist, and rate-limit counters, in Redis or Redis Cluster. Create it
+// with Open; it is safe for concurrent use, and recovers by itself when Redis
+// comes back after an outage.
 type Store struct {
 	c       rueidis.Client
 	prefix  string
@@ -237,8 +238,12 @@ func (s *Store) wrap(ctx context.Context, op string, err error) error {
 }
 
 // Key layout; see the package documentation.
-func (s *Store) sessionKey(id string) string   { return s.prefix + "s:{" + id + "}" }
-func (s *Store) indexKey(userID string) string { return s.prefix + "u:{" + userID + "}:sessions" }
+func (s *Store) sessionKey(id string) string      { return s.prefix + "s:{" + id + "}" }
+func (s *Store) indexKey(userID string) string    { return s.prefix + "u:{" + userID + "}:sessions" }
+func (s *Store) familyKey(id string) string       { return s.prefix + "f:{" + id + "}" }
+func (s *Store) familiesKey(userID string) string { return s.prefix + "u:{" + userID + "}:families" }
+func (s *Store) refreshTokenKey(id string) string { return s.prefix + "rt:{" + id + "}" }
+func (s *Store) denyKey(key string) string        { return s.prefix + "deny:{" + key + "}" }
 func (s *Store) limiterKey(scope, key string) string {
 	return s.prefix + "rl:" + scope + ":" + key
 }

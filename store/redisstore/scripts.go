@@ -202,3 +202,128 @@ local sec, nsec = split(tat)
 redis.call('PEXPIREAT', KEYS[1], sec * 1000 + math.ceil(nsec / 1000000))
 return tat
 `)
+
+// Shared Lua prelude for family records (refreshrecord.go): the deadline is
+// read as in a session record; the owner starts at offset 60.
+const luaFamily = `
+local function deadline(s)
+  local idle = struct.unpack('>i8', s, 10)
+  local exp = struct.unpack('>i8', s, 18)
+  if idle > 0 and idle < exp then return idle end
+  return exp
+end
+local function owner(s)
+  return string.sub(s, 60, 59 + struct.unpack('>I2', s, 50))
+end
+`
+
+// spendScript is Rotate's linearization point: it marks a live refresh
+// token spent and records, in the same record, the sealed pair and the
+// successor (its ID, hash, generation and the family's new idle expiry), so
+// that the spent record alone suffices to finish the rotation. Only one of
+// several concurrent calls for a token finds it unspent.
+//
+//	KEYS[1] token key
+//	ARGV[1] now, ms
+//	ARGV[2] SpentAt, 8 bytes (never 0)
+//	ARGV[3] successor's IdleExpiresAt and Generation, 16 bytes
+//	ARGV[4] len(successor ID), len(successor hash): 2 bytes
+//	ARGV[5] successor ID and hash
+//	ARGV[6] sealed pair
+//
+// Returns nil when the token is missing or past its family's absolute
+// expiry, 0 when it was spent already, else the spent record (expiry kept)
+// without the sealed pair, which the caller has.
+var spendScript = newScript(`
+local s = redis.call('GET', KEYS[1])
+if not s or struct.unpack('>i8', s, 18) <= tonumber(ARGV[1]) then return false end
+if struct.unpack('>i8', s, 10) ~= 0 then return 0 end
+s = string.sub(s, 1, 9) .. ARGV[2] .. string.sub(s, 18, 25) .. ARGV[3] .. string.sub(s, 42, 46) .. ARGV[4]
+  .. string.sub(s, 49) .. ARGV[5]
+redis.call('SET', KEYS[1], s .. ARGV[6], 'KEEPTTL')
+return s
+`)
+
+// advanceScript applies a rotation to its family, idempotently: when the
+// family's Generation is at most that of the spent token, it becomes the
+// token's generation plus one, LastUsedAt and IdleExpiresAt are set and the
+// key's expiry moves to the new deadline; otherwise (the rotation, or a
+// later one, was applied already) the family is left as it is.
+//
+//	KEYS[1] family key
+//	ARGV[1] the spent token's Generation (decimal)
+//	ARGV[2] LastUsedAt..IdleExpiresAt, 16 bytes as in the record
+//	ARGV[3] IdleExpiresAt, ms (0: none)
+//	ARGV[4] now, ms
+//	ARGV[5] the new Generation, 8 bytes
+//
+// Returns nil when the family is missing or past its deadline, else the
+// family record as it now is.
+var advanceScript = newScript(luaFamily + `
+local s = redis.call('GET', KEYS[1])
+if not s or deadline(s) <= tonumber(ARGV[4]) then return false end
+if struct.unpack('>i8', s, 42) <= tonumber(ARGV[1]) then
+  local exp = struct.unpack('>i8', s, 18)
+  local dl = exp
+  local idle = tonumber(ARGV[3])
+  if idle > 0 and idle < exp then dl = idle end
+  if dl < 1 then dl = 1 end
+  s = string.sub(s, 1, 1) .. ARGV[2] .. string.sub(s, 18, 41) .. ARGV[5] .. string.sub(s, 50)
+  redis.call('SET', KEYS[1], s, 'PXAT', dl)
+end
+return s
+`)
+
+// setFamilyDataScript is the compare-and-set of a family's data.
+//
+//	KEYS[1] family key
+//	ARGV[1] expected DataVersion, 8 bytes
+//	ARGV[2] new DataVersion, 8 bytes
+//	ARGV[3] new data
+//	ARGV[4] now, ms
+//
+// Returns -1 when the family is missing or past its deadline, 0 when the
+// version differs, 1 when the data was replaced (expiry unchanged).
+var setFamilyDataScript = newScript(luaFamily + `
+local s = redis.call('GET', KEYS[1])
+if not s or deadline(s) <= tonumber(ARGV[4]) then return -1 end
+if string.sub(s, 26, 33) ~= ARGV[1] then return 0 end
+local off = 60 + struct.unpack('>I2', s, 50) + struct.unpack('>I2', s, 52) + struct.unpack('>I2', s, 54)
+  + struct.unpack('>I2', s, 56) + struct.unpack('>I2', s, 58)
+redis.call('SET', KEYS[1], string.sub(s, 1, 25) .. ARGV[2] .. string.sub(s, 34, off - 1) .. ARGV[3], 'KEEPTTL')
+return 1
+`)
+
+// deleteFamilyScript removes a family of a given user, for RevokeFamilies
+// (which finds family IDs in the user's index).
+//
+//	KEYS[1] family key
+//	ARGV[1] now, ms
+//	ARGV[2] the user ID
+//
+// Returns nil when there was no family, -1 when it belongs to another user
+// (kept), else 1 if it was live or 0 if it was already past its deadline.
+var deleteFamilyScript = newScript(luaFamily + `
+local s = redis.call('GET', KEYS[1])
+if not s then return false end
+if owner(s) ~= ARGV[2] then return -1 end
+redis.call('DEL', KEYS[1])
+if deadline(s) <= tonumber(ARGV[1]) then return 0 end
+return 1
+`)
+
+// denyScript adds a denylist entry, keeping the later of an existing
+// entry's expiry and the new one: the entry is the key's existence, its
+// expiry the "until".
+//
+//	KEYS[1] denylist key
+//	ARGV[1] until, ms (in the future)
+//
+// Returns 1 when the entry was set or extended, 0 when it already lasts
+// at least as long.
+var denyScript = newScript(`
+local t = redis.call('PEXPIRETIME', KEYS[1])
+if t == -1 or t >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[1])
+return 1
+`)

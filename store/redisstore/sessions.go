@@ -173,7 +173,12 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 
 // index returns the members of the user's index with their scores.
 func (s *Store) index(ctx context.Context, userID string) ([]rueidis.ZScore, error) {
-	return s.c.Do(ctx, s.c.B().Zrange().Key(s.indexKey(userID)).Min("0").Max("-1").Withscores().Build()).AsZScores()
+	return s.zscores(ctx, s.indexKey(userID))
+}
+
+// zscores returns the members of the sorted set idx with their scores.
+func (s *Store) zscores(ctx context.Context, idx string) ([]rueidis.ZScore, error) {
+	return s.c.Do(ctx, s.c.B().Zrange().Key(idx).Min("0").Max("-1").Withscores().Build()).AsZScores()
 }
 
 // ListByUser implements session.UserSessions: the index, then every listed
@@ -229,7 +234,7 @@ func (s *Store) ListByUser(ctx context.Context, userID string) ([]*session.Sessi
 		}
 		out = append(out, ss)
 	}
-	if err := s.fixIndex(ctx, userID, now, fix); err != nil {
+	if err := s.fixIndex(ctx, s.indexKey(userID), now, fix); err != nil {
 		return nil, s.wrap(ctx, op, err)
 	}
 	slices.SortFunc(out, func(a, b *session.Session) int {
@@ -248,9 +253,9 @@ type indexFix struct {
 	raise  []rueidis.ZScore // scores to raise to a session's deadline
 }
 
-// fixIndex applies f in one round trip (nothing if there is nothing to do).
-func (s *Store) fixIndex(ctx context.Context, userID string, now int64, f indexFix) error {
-	idx := s.indexKey(userID)
+// fixIndex applies f to the index idx in one round trip (nothing if there
+// is nothing to do).
+func (s *Store) fixIndex(ctx context.Context, idx string, now int64, f indexFix) error {
 	var cmds rueidis.Commands
 	if len(f.remove)+len(f.stale) > 0 {
 		args := append([]string{itoa(now), strconv.Itoa(len(f.remove))}, f.remove...)
@@ -324,7 +329,7 @@ func (s *Store) DeleteByUser(ctx context.Context, userID, keep string) (int, err
 			fix.remove = append(fix.remove, z.Member)
 		}
 	}
-	if err := s.fixIndex(ctx, userID, now, fix); err != nil && firstErr == nil {
+	if err := s.fixIndex(ctx, s.indexKey(userID), now, fix); err != nil && firstErr == nil {
 		firstErr = err
 	}
 	if firstErr != nil {
