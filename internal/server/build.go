@@ -105,6 +105,8 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 	srv, err = New(Options{
 		Sessions: app.Sessions, Accounts: app.Accounts, Users: stores.Users, Ready: stores.Ready, Tokens: tokens,
 		TrustedProxies: cfg.TrustedProxies, Log: log, Audit: audit, AccessLog: cfg.Log.Level == "debug",
+		Branding:             Branding{Name: cfg.Branding.Name, LogoURL: cfg.Branding.LogoURL, PrimaryColor: cfg.Branding.PrimaryColor},
+		AllowedRedirectHosts: cfg.Gateway.AllowedRedirectHosts,
 	})
 	if err != nil {
 		app.Close()

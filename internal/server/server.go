@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"time"
 
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/client"
@@ -34,6 +35,15 @@ type Options struct {
 	// Routes lets other parts of the server (pages, tokens, gateway) add
 	// their handlers to the same mux, with the same middleware.
 	Routes []func(mux *http.ServeMux)
+	// Branding styles the HTML pages (/login, /account). Zero: sessiond's look.
+	Branding Branding
+	// AllowedRedirectHosts are the hosts a return address (return_to=, rd=)
+	// may name besides the server's own origin: "app.example.com", or
+	// "*.example.com" for any subdomain. See safeRedirect.
+	AllowedRedirectHosts []string
+	// Now is the clock for what the pages show ("5 minutes ago"). Default
+	// time.Now.
+	Now func() time.Time
 }
 
 // Server is the HTTP API. Create it with New; it is an http.Handler.
@@ -101,6 +111,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /healthz", s.handleHealthz)
 	m.HandleFunc("GET /readyz", s.handleReadyz)
 	m.Handle("GET /metrics", s.metrics.handler())
+	s.pageRoutes()
 	if s.opt.Tokens != nil {
 		m.HandleFunc("POST /v1/token", s.handleToken)
 		m.HandleFunc("POST /v1/revoke", s.handleRevoke)
