@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	"store/redisstore":  {"session", "account", "token", "refresh", "ratelimit", "client", "github.com/redis/rueidis"},
 	"store/pgstore":     {"session", "account", "token", "refresh", "ratelimit", "client", "github.com/jackc/pgx/v5", "github.com/pressly/goose/v3"},
 	"store/storetest":   {"session", "account", "token", "refresh", "ratelimit", "client", "github.com/google/go-cmp/"},
-	"internal/config":   {"ratelimit", "go.yaml.in/yaml/v3"},
+	"internal/config":   {"ratelimit", "gateway", "go.yaml.in/yaml/v3"},
 	"internal/testenv":  {"github.com/jackc/pgx/v5", "github.com/redis/rueidis"},
 	"bench/":            {"*"},
 	"internal/archtest": {},

@@ -230,12 +230,79 @@ type OIDCClaims struct {
 	OrgID string `yaml:"org_id" default:"org_id"`
 }
 
-// Gateway configures forward authentication (/v1/authz) and redirects.
+// Gateway configures forward authentication (/v1/authz), the built-in
+// reverse proxy and redirects. docs/gateway.md explains them.
 type Gateway struct {
 	// AllowedRedirectHosts are the hosts rd= and return_to= may send a
 	// browser to after login, beside BaseURL's own host: hostnames, each
 	// optionally with a leading "*." that matches any subdomain.
 	AllowedRedirectHosts []string `yaml:"allowed_redirect_hosts"`
+	// Policies decide who may reach what, by host, path prefix and method;
+	// the first policy that matches a request decides it, and a request
+	// no policy matches needs a valid credential. Config file only.
+	Policies []GatewayPolicy `yaml:"policies"`
+	// Routes are the path prefixes sessiond itself proxies to upstream
+	// services, with the caller's identity attached. Config file only.
+	Routes []GatewayRoute `yaml:"routes"`
+	// CaseInsensitivePaths matches path prefixes of policies and routes
+	// without regard to ASCII case, for upstreams that fold case. Default
+	// false.
+	CaseInsensitivePaths bool `yaml:"case_insensitive_paths"`
+}
+
+// GatewayPolicy is one rule of gateway.policies.
+type GatewayPolicy struct {
+	// Host limits the policy to one host (app.example.com) or to every
+	// name below a domain (*.example.com); empty: every host.
+	Host string `yaml:"host"`
+	// PathPrefix limits the policy to a path and the paths below it, whole
+	// segments only (/admin matches /admin/x, not /administrator); empty:
+	// every path.
+	PathPrefix string `yaml:"path_prefix"`
+	// Methods limits the policy to these HTTP methods; empty: every method.
+	Methods []string `yaml:"methods"`
+	// Action is authenticated, public or deny. Default authenticated.
+	Action string `yaml:"action" default:"authenticated"`
+	// Roles, when set, requires any one of them (authenticated only).
+	Roles []string `yaml:"roles"`
+	// Org, when set, requires the caller's organisation to be this one
+	// (authenticated only).
+	Org string `yaml:"org"`
+	// Credentials are the credentials that count: any, cookie or bearer
+	// (authenticated only). Default any.
+	Credentials string `yaml:"credentials" default:"any"`
+}
+
+// GatewayRoute is one prefix of the built-in reverse proxy.
+type GatewayRoute struct {
+	// Name identifies the route in logs, and is the aud of its internal
+	// token; empty: the upstream URL.
+	Name string `yaml:"name"`
+	// PathPrefix is the path (and the paths below it) sessiond proxies;
+	// required; it may not cover sessiond's own paths.
+	PathPrefix string `yaml:"path_prefix"`
+	// Upstream is the http(s) URL requests go to; required.
+	Upstream string `yaml:"upstream"`
+	// StripPrefix removes PathPrefix from the path sent upstream.
+	StripPrefix bool `yaml:"strip_prefix"`
+	// InternalJWT sends the upstream a signed token for the caller,
+	// valid for 60 seconds, in X-Internal-Token.
+	InternalJWT bool `yaml:"internal_jwt"`
+	// Timeout bounds the wait for the upstream's response headers.
+	// Default 30s.
+	Timeout Duration `yaml:"timeout" default:"30s"`
+	// Host limits the route to one host or *.domain; empty: every host.
+	Host string `yaml:"host"`
+	// Methods limits the route to these HTTP methods; empty: every method.
+	Methods []string `yaml:"methods"`
+	// Action is authenticated, public or deny. Default authenticated.
+	Action string `yaml:"action" default:"authenticated"`
+	// Roles, when set, requires any one of them.
+	Roles []string `yaml:"roles"`
+	// Org, when set, requires this organisation.
+	Org string `yaml:"org"`
+	// Credentials are any, cookie or bearer. Default any.
+	Credentials string `yaml:"credentials" default:"any"`
 }
 
 // RateLimit configures the limits on failed logins.

@@ -102,7 +102,16 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 			go rotateEvery(bg, tokens.Keys, p, log)
 		}
 	}
+	gw, err := NewGateway(cfg.Gateway, GatewayOptions{BaseURL: cfg.BaseURL})
+	if err == nil && gw.NeedsTokens() && tokens == nil {
+		err = errors.New("server: gateway.routes: internal_jwt needs access tokens, which this session store cannot back")
+	}
+	if err != nil {
+		app.Close()
+		return nil, err
+	}
 	srv, err = New(Options{
+		Gateway:  gw,
 		Sessions: app.Sessions, Accounts: app.Accounts, Users: stores.Users, Ready: stores.Ready, Tokens: tokens,
 		TrustedProxies: cfg.TrustedProxies, Log: log, Audit: audit, AccessLog: cfg.Log.Level == "debug",
 		Branding:             Branding{Name: cfg.Branding.Name, LogoURL: cfg.Branding.LogoURL, PrimaryColor: cfg.Branding.PrimaryColor},

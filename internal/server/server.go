@@ -35,6 +35,10 @@ type Options struct {
 	// Routes lets other parts of the server (pages, tokens, gateway) add
 	// their handlers to the same mux, with the same middleware.
 	Routes []func(mux *http.ServeMux)
+	// Gateway configures /v1/authz (forward auth) and the reverse proxy;
+	// see NewGateway. Nil: /v1/authz with the default policy (a valid
+	// credential passes) and no proxied routes.
+	Gateway *Gateway
 	// Branding styles the HTML pages (/login, /account). Zero: sessiond's look.
 	Branding Branding
 	// AllowedRedirectHosts are the hosts a return address (return_to=, rd=)
@@ -112,6 +116,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /readyz", s.handleReadyz)
 	m.Handle("GET /metrics", s.metrics.handler())
 	s.pageRoutes()
+	s.gatewayRoutes()
 	if s.opt.Tokens != nil {
 		m.HandleFunc("POST /v1/token", s.handleToken)
 		m.HandleFunc("POST /v1/revoke", s.handleRevoke)
