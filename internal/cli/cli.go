@@ -218,7 +218,7 @@ type userAddCmd struct {
 }
 
 func (c *userAddCmd) Run(rc *runCtx) error {
-	pw, err := readLine(rc.m.Stdin)
+	pw, err := readLine(rc.m.Stdin, "password")
 	if err != nil {
 		return fmt.Errorf("user add: read password: %w", err)
 	}
@@ -238,7 +238,9 @@ func (c *userAddCmd) Run(rc *runCtx) error {
 	return nil
 }
 
-func readLine(r io.Reader) (string, error) {
+// readLine reads the first line of r, without its line ending; what names
+// the value in errors ("password", "secret").
+func readLine(r io.Reader, what string) (string, error) {
 	if r == nil {
 		return "", errors.New("no standard input")
 	}
@@ -249,7 +251,7 @@ func readLine(r io.Reader) (string, error) {
 	line, _, _ := strings.Cut(string(b), "\n")
 	line = strings.TrimSuffix(line, "\r")
 	if line == "" {
-		return "", errors.New("empty password on standard input")
+		return "", fmt.Errorf("empty %s on standard input", what)
 	}
 	return line, nil
 }

@@ -83,7 +83,7 @@ func (c *clientAddCmd) build(stdin io.Reader, now time.Time) (*client.Client, st
 		return nil, "", errors.New("client add: a public client has no secret; drop --secret-stdin and --generate-secret")
 	case c.Public:
 	case c.SecretStdin:
-		secret, err := readSecret(stdin)
+		secret, err := readLine(stdin, "secret")
 		if err != nil {
 			return nil, "", fmt.Errorf("client add: read secret: %w", err)
 		}
@@ -114,23 +114,6 @@ func defaultGrants(c *client.Client) []string {
 		return []string{client.GrantAuthorizationCode, client.GrantRefreshToken}
 	}
 	return []string{client.GrantClientCredentials}
-}
-
-// readSecret reads the first line of r, without its line ending.
-func readSecret(r io.Reader) (string, error) {
-	if r == nil {
-		return "", errors.New("no standard input")
-	}
-	b, err := io.ReadAll(io.LimitReader(r, 4096))
-	if err != nil {
-		return "", err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	line = strings.TrimSuffix(line, "\r")
-	if line == "" {
-		return "", errors.New("empty secret on standard input")
-	}
-	return line, nil
 }
 
 type clientListCmd struct{}

@@ -105,8 +105,9 @@ func toAPIError(err error) *apiError {
 	return &apiError{Code: codeUnavailable, Message: "a backing store is unavailable; try again shortly", cause: err}
 }
 
-// writeError answers r with err in the contract's form and logs it.
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+// classify maps err to its contract error and status, and logs it (the full
+// error goes only to the log).
+func (s *Server) classify(r *http.Request, err error) (*apiError, int) {
 	ae := toAPIError(err)
 	status := statusOf[ae.Code]
 	if status == 0 {
@@ -118,6 +119,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	s.log.Log(r.Context(), level, "request failed", slog.String("request_id", requestID(r.Context())),
 		slog.String("code", ae.Code), slog.Int("status", status), slog.Any("error", err))
+	return ae, status
+}
+
+// writeError answers r with err in the contract's form and logs it.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	ae, status := s.classify(r, err)
 	if ae.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(ae.RetryAfter.Seconds()))))
 	}

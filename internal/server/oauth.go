@@ -181,19 +181,29 @@ func (s *Server) writeToken(w http.ResponseWriter, resp tokenResponse) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// oauthRequest reads an OAuth endpoint's parameters and authenticates its
+// client (nil when none presented credentials). On failure it has answered
+// and returns ok false.
+func (s *Server) oauthRequest(w http.ResponseWriter, r *http.Request) (url.Values, *client.Client, bool) {
+	form, err := oauthForm(w, r)
+	if err == nil {
+		var cl *client.Client
+		if cl, err = s.authenticateClient(r.Context(), r, form); err == nil {
+			return form, cl, true
+		}
+	}
+	s.writeOAuthError(w, r, err)
+	return nil, nil, false
+}
+
 // handleToken: POST /v1/token.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	form, err := oauthForm(w, r)
-	if err != nil {
-		s.writeOAuthError(w, r, err)
+	form, cl, ok := s.oauthRequest(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	cl, err := s.authenticateClient(ctx, r, form)
-	if err != nil {
-		s.writeOAuthError(w, r, err)
-		return
-	}
+	var err error
 	grant := form.Get("grant_type")
 	if cl == nil && grant != grantClientCredentials && grant != grantTokenExchange {
 		if cl, err = s.publicClient(ctx, form.Get("client_id")); err != nil {
@@ -309,17 +319,12 @@ var errWrongClient = errors.New("server: refresh token of another client")
 // handleRevoke: POST /v1/revoke (RFC 7009). 200 for every well-formed
 // request, known token or not.
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	form, err := oauthForm(w, r)
-	if err != nil {
-		s.writeOAuthError(w, r, err)
+	form, cl, ok := s.oauthRequest(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	cl, err := s.authenticateClient(ctx, r, form)
-	if err != nil {
-		s.writeOAuthError(w, r, err)
-		return
-	}
+	var err error
 	if cl == nil {
 		if cl, err = s.publicClient(ctx, form.Get("client_id")); err != nil {
 			s.writeOAuthError(w, r, err)
@@ -383,20 +388,15 @@ func (s *Server) revokeRefreshOf(ctx context.Context, tok string, cl *client.Cli
 // handleIntrospect: POST /v1/introspect (RFC 7662), for authenticated
 // confidential clients. Anything inactive is exactly {"active":false}.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	form, err := oauthForm(w, r)
-	if err != nil {
-		s.writeOAuthError(w, r, err)
+	form, cl, ok := s.oauthRequest(w, r)
+	if !ok {
+		return
+	}
+	if cl == nil {
+		s.writeOAuthError(w, r, errInvalidClient)
 		return
 	}
 	ctx := r.Context()
-	cl, err := s.authenticateClient(ctx, r, form)
-	if err == nil && cl == nil {
-		err = errInvalidClient
-	}
-	if err != nil {
-		s.writeOAuthError(w, r, err)
-		return
-	}
 	tok := form.Get("token")
 	if tok == "" {
 		s.writeOAuthError(w, r, oauthErr(http.StatusBadRequest, "invalid_request", "token is required"))

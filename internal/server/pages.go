@@ -521,17 +521,7 @@ func (p *pages) crossSite(w http.ResponseWriter, r *http.Request) {
 // fail answers an error the pages do not handle themselves (a store outage,
 // mostly) through the API's one error mapping, as an HTML page.
 func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
-	ae := toAPIError(err)
-	status := statusOf[ae.Code]
-	if status == 0 {
-		status = http.StatusServiceUnavailable
-	}
-	level := slog.LevelDebug
-	if status >= 500 {
-		level = slog.LevelError
-	}
-	p.s.log.Log(r.Context(), level, "request failed", slog.String("request_id", requestID(r.Context())),
-		slog.String("code", ae.Code), slog.Int("status", status), slog.Any("error", err))
+	ae, status := p.s.classify(r, err)
 	if ae.RetryAfter > 0 {
 		w.Header().Set("Retry-After", retryAfterSeconds(ae.RetryAfter))
 	}
