@@ -29,8 +29,14 @@ unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 # Benchmarks and the load harness: run by hand, results go to docs/benchmarks.md.
-bench:
+# `make load LOADFLAGS='-duration 10s -scenarios cookie,revocation'` runs the
+# harness alone (bench/README.md).
+bench: load
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS)
+
+.PHONY: load
+load:
+	$(GO) run ./bench/load $(LOADFLAGS)
 
 # Fuzzing campaigns, FUZZTIME each (seed corpora run in `make test` already).
 fuzz:
