@@ -24,6 +24,8 @@ var allowed = map[string][]string{
 	"verifier":          {"token", "github.com/go-jose/go-jose/v4"},
 	"store/memstore":    {"session", "account", "token", "refresh", "ratelimit", "client"},
 	"gateway":           {},
+	"oidc":              {"session", "account", "github.com/coreos/go-oidc/v3/", "golang.org/x/oauth2"},
+	"oidc/oidctest":     {"token"},
 	"internal/web":      {},
 	"store/sqlitestore": {"session", "account", "token", "refresh", "ratelimit", "client", "github.com/pressly/goose/v3", "modernc.org/sqlite"},
 	"store/redisstore":  {"session", "account", "token", "refresh", "ratelimit", "client", "github.com/redis/rueidis"},

@@ -115,8 +115,9 @@ func (rc *runCtx) app(flags map[string]string) (*server.App, error) {
 }
 
 type serveCmd struct {
-	Addr string `help:"Listen address (default 127.0.0.1:8080)." placeholder:"HOST:PORT"`
-	Dev  bool   `help:"Development mode: create a demo admin account and print its one-time password."`
+	Addr        string `help:"Listen address (default 127.0.0.1:8080)." placeholder:"HOST:PORT"`
+	Dev         bool   `help:"Development mode: create a demo admin account and print its one-time password."`
+	PrintConfig bool   `help:"Print the effective configuration (secrets redacted) and exit."`
 }
 
 func (c *serveCmd) Run(rc *runCtx) error {
@@ -129,6 +130,10 @@ func (c *serveCmd) Run(rc *runCtx) error {
 	}
 	cfg, err := rc.load(flags)
 	if err != nil {
+		return err
+	}
+	if c.PrintConfig {
+		_, err := fmt.Fprint(rc.m.Stdout, cfg.String())
 		return err
 	}
 	log := rc.logger(cfg)

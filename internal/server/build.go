@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/oidc"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/session"
@@ -110,10 +112,16 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 		app.Close()
 		return nil, err
 	}
+	sso, err := buildOIDC(ctx, cfg, stores, log)
+	if err != nil {
+		app.Close()
+		return nil, err
+	}
 	srv, err = New(Options{
+		OIDC:     sso,
 		Gateway:  gw,
 		Sessions: app.Sessions, Accounts: app.Accounts, Users: stores.Users, Ready: stores.Ready, Tokens: tokens,
-		TrustedProxies: cfg.TrustedProxies, Log: log, Audit: audit, AccessLog: cfg.Log.Level == "debug",
+		TrustedProxies: cfg.TrustedProxies, Log: log, Audit: audit, AccessLog: cfg.Log.Level == "debug", Pprof: cfg.Admin.Pprof,
 		Branding:             Branding{Name: cfg.Branding.Name, LogoURL: cfg.Branding.LogoURL, PrimaryColor: cfg.Branding.PrimaryColor},
 		AllowedRedirectHosts: cfg.Gateway.AllowedRedirectHosts,
 	})
@@ -123,6 +131,33 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 	}
 	app.Server = srv
 	return app, nil
+}
+
+// buildOIDC builds the single sign-on providers of cfg.OIDC; nil when none
+// are configured. Flows and identity links live in the users store.
+func buildOIDC(ctx context.Context, cfg *config.Config, stores *Stores, log *slog.Logger) (*OIDC, error) {
+	if len(cfg.OIDC.Providers) == 0 {
+		return nil, nil
+	}
+	flows, ok1 := stores.Users.(oidc.FlowStore)
+	ids, ok2 := stores.Users.(oidc.IdentityStore)
+	if !ok1 || !ok2 {
+		return nil, errors.New("server: oidc.providers: the users store does not support single sign-on yet (use sqlite: or memory:)")
+	}
+	var pcs []oidc.ProviderConfig
+	for _, p := range cfg.OIDC.Providers {
+		pcs = append(pcs, oidc.ProviderConfig{
+			Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID, ClientSecret: p.ClientSecret.Reveal(),
+			Scopes: p.Scopes, Claims: oidc.ClaimNames{Email: p.Claims.Email, Roles: p.Claims.Roles, OrgID: p.Claims.OrgID},
+		})
+	}
+	base := strings.TrimSuffix(cfg.BaseURL, "/")
+	set, err := oidc.NewSet(ctx, pcs, oidc.Options{Flows: flows, Log: log,
+		RedirectURL: func(name string) string { return base + "/v1/oidc/" + name + "/callback" }})
+	if err != nil {
+		return nil, fmt.Errorf("server: oidc.providers: %w", err)
+	}
+	return &OIDC{Providers: set, Identities: ids}, nil
 }
 
 // Close releases every store and background worker.

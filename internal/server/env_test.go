@@ -59,6 +59,7 @@ type envOptions struct {
 	log       io.Writer
 	trusted   []netip.Prefix
 	noTokens  bool
+	pprof     bool
 	clients   ClientStoreForTest
 }
 
@@ -118,7 +119,7 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		tokens = newTokens(t, st, clk, opt.clients)
 	}
 	s, err := server.New(server.Options{Sessions: mgr, Accounts: acc, Users: st, Ready: opt.ready,
-		Log: log, Audit: log, AccessLog: log != nil, TrustedProxies: opt.trusted, Tokens: tokens})
+		Log: log, Audit: log, AccessLog: log != nil, TrustedProxies: opt.trusted, Tokens: tokens, Pprof: opt.pprof})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,7 @@ func (p *pages) loginForm(w http.ResponseWriter, r *http.Request) {
 			p.s.opt.Sessions.ClearCookie(w, r)
 		}
 	}
-	p.renderLogin(w, r, http.StatusOK, web.LoginPage{ReturnTo: ret, CSRFToken: p.loginToken(w, r), Notice: loginNotices[q.Get("done")]})
+	p.renderLogin(w, r, http.StatusOK, web.LoginPage{ReturnTo: ret, CSRFToken: p.loginToken(w, r), Notice: loginNotices[q.Get("done")], Error: oidcErrors[q.Get("error")]})
 }
 
 func orAccount(ret string) string {

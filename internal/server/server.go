@@ -32,6 +32,8 @@ type Options struct {
 	Log, Audit *slog.Logger
 	// AccessLog logs every request at info level.
 	AccessLog bool
+	// Pprof serves Go's profiler under /debug/pprof/ to admins.
+	Pprof bool
 	// Routes lets other parts of the server (pages, tokens, gateway) add
 	// their handlers to the same mux, with the same middleware.
 	Routes []func(mux *http.ServeMux)
@@ -45,6 +47,8 @@ type Options struct {
 	// may name besides the server's own origin: "app.example.com", or
 	// "*.example.com" for any subdomain. See safeRedirect.
 	AllowedRedirectHosts []string
+	// OIDC enables single sign-on with external OpenID providers. Nil: off.
+	OIDC *OIDC
 	// Now is the clock for what the pages show ("5 minutes ago"). Default
 	// time.Now.
 	Now func() time.Time
@@ -115,8 +119,10 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /healthz", s.handleHealthz)
 	m.HandleFunc("GET /readyz", s.handleReadyz)
 	m.Handle("GET /metrics", s.metrics.handler())
+	s.pprofRoutes()
 	s.pageRoutes()
 	s.gatewayRoutes()
+	s.oidcRoutes()
 	if s.opt.Tokens != nil {
 		m.HandleFunc("POST /v1/token", s.handleToken)
 		m.HandleFunc("POST /v1/revoke", s.handleRevoke)

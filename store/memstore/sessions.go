@@ -21,6 +21,7 @@ type Store struct {
 	users    userTables
 	refresh  refreshTables
 	clients  clientTables
+	identity identityTables
 }
 
 var _ session.Backend = (*Store)(nil)

@@ -1,0 +1,181 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/sessiond/sessiond/oidc"
+	"github.com/sessiond/sessiond/session"
+)
+
+// OIDC enables "sign in with <provider>": GET /v1/oidc/{provider}/start and
+// /callback.
+type OIDC struct {
+	// Providers are the configured providers, with their flow store.
+	Providers *oidc.Set
+	// Identities links external identities to users.
+	Identities oidc.IdentityStore
+}
+
+// The browser-binding cookie of a sign-in flow: a random value whose hash is
+// stored with the flow, so that a code and state lifted from one browser
+// cannot finish a flow in another. SameSite=Lax: the callback is a top-level
+// GET from the provider.
+const (
+	oidcCookie       = "sessiond-oidc"
+	oidcCookieSecure = "__Host-sessiond-oidc"
+)
+
+// oidcErrors are the login page's messages for ?error=<key>. Only these
+// fixed texts are ever shown; an unknown key shows nothing.
+var oidcErrors = map[string]string{
+	"sso-unknown":     "That sign-in provider is not configured.",
+	"sso-unavailable": "The sign-in provider cannot be reached right now. Please try again later.",
+	"sso-expired":     "That sign-in had expired or was already used. Please start again.",
+	"sso-browser":     "That sign-in was started in another browser. Please start again here.",
+	"sso-denied":      "The sign-in provider did not sign you in.",
+	"sso-failed":      "Signing in with the provider failed. Please start again.",
+	"sso-unverified":  "The provider did not confirm your email address, so no account could be created.",
+	"sso-taken":       "An account with this email already exists. Sign in with your password first.",
+	"sso-disabled":    "This account is disabled.",
+}
+
+func oidcErrorKey(err error) string {
+	switch {
+	case errors.Is(err, oidc.ErrUnknownProvider):
+		return "sso-unknown"
+	case errors.Is(err, oidc.ErrUnavailable):
+		return "sso-unavailable"
+	case errors.Is(err, oidc.ErrState):
+		return "sso-expired"
+	case errors.Is(err, oidc.ErrBinding):
+		return "sso-browser"
+	case errors.Is(err, oidc.ErrDenied):
+		return "sso-denied"
+	case errors.Is(err, oidc.ErrEmailUnverified):
+		return "sso-unverified"
+	case errors.Is(err, oidc.ErrEmailTaken):
+		return "sso-taken"
+	case errors.Is(err, oidc.ErrDisabled):
+		return "sso-disabled"
+	}
+	return "sso-failed"
+}
+
+func (s *Server) oidcRoutes() {
+	if s.opt.OIDC == nil || s.opt.OIDC.Providers == nil || s.opt.OIDC.Identities == nil {
+		return
+	}
+	s.mux.HandleFunc("GET /v1/oidc/{provider}/start", s.handleOIDCStart)
+	s.mux.HandleFunc("GET /v1/oidc/{provider}/callback", s.handleOIDCCallback)
+}
+
+func (s *Server) oidcCookieName(r *http.Request) string {
+	if s.isTLS(r) {
+		return oidcCookieSecure
+	}
+	return oidcCookie
+}
+
+// oidcFail sends the browser to the login page with a fixed message key.
+func (s *Server) oidcFail(w http.ResponseWriter, r *http.Request, provider string, err error) {
+	key := oidcErrorKey(err)
+	s.log.WarnContext(r.Context(), "oidc sign-in failed", "provider", provider, "error", err,
+		"request_id", requestID(r.Context()))
+	s.audit(r, "login.failure", slog.String("method", "oidc:"+provider), slog.String("reason", key))
+	w.Header().Set("Cache-Control", "no-store")
+	seeOther(w, "/login?error="+key)
+}
+
+// handleOIDCStart: GET /v1/oidc/{provider}/start[?return_to=].
+func (s *Server) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("provider")
+	var ret string
+	if raw := r.URL.Query().Get("return_to"); raw != "" {
+		ret, _ = safeRedirect(raw, s.opt.AllowedRedirectHosts, s.selfURL(r))
+	}
+	binding := ""
+	if c, err := r.Cookie(s.oidcCookieName(r)); err == nil && validBinding(c.Value) {
+		binding = c.Value // other tabs' flows stay bound to the same browser
+	} else {
+		binding = oidc.NewBinding()
+	}
+	to, err := s.opt.OIDC.Providers.Start(r.Context(), name, binding, ret)
+	if err != nil {
+		s.oidcFail(w, r, name, err)
+		return
+	}
+	secure := s.isTLS(r)
+	http.SetCookie(w, &http.Cookie{Name: s.oidcCookieName(r), Value: binding, Path: "/",
+		MaxAge: int(oidc.DefaultFlowTTL.Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
+	w.Header().Set("Cache-Control", "no-store")
+	seeOther(w, to)
+}
+
+func validBinding(v string) bool {
+	if len(v) != 43 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// handleOIDCCallback: GET /v1/oidc/{provider}/callback. Success ends any
+// session the browser presented and creates a fresh one.
+func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("provider")
+	ctx := r.Context()
+	binding := ""
+	if c, err := r.Cookie(s.oidcCookieName(r)); err == nil && validBinding(c.Value) {
+		binding = c.Value
+	}
+	id, err := s.opt.OIDC.Providers.Callback(ctx, name, r.URL.Query(), binding)
+	if err != nil {
+		s.metrics.logins.WithLabelValues("failure").Inc()
+		s.oidcFail(w, r, name, err)
+		return
+	}
+	u, created, err := s.opt.OIDC.Providers.Link(ctx, s.opt.Users, s.opt.OIDC.Identities, id)
+	if err != nil {
+		s.metrics.logins.WithLabelValues("failure").Inc()
+		s.oidcFail(w, r, name, err)
+		return
+	}
+	if created {
+		s.audit(r, "user.created", slog.String("user_id", u.ID), slog.String("method", "oidc:"+name))
+	}
+	if s.endPresentedSession(r) {
+		s.opt.Sessions.ClearCookie(w, r)
+	}
+	sess, tok, err := s.opt.Sessions.Create(ctx, u.ID, session.Meta{IP: s.clientIP(r),
+		UserAgent: truncate(r.UserAgent(), 512), Method: "oidc:" + name})
+	if err != nil {
+		s.oidcFail(w, r, name, err)
+		return
+	}
+	s.metrics.logins.WithLabelValues("success").Inc()
+	s.audit(r, "session.created", slog.String("user_id", u.ID), slog.String("session_id", sess.ID),
+		slog.String("method", "oidc:"+name))
+	s.opt.Sessions.SetCookie(w, r, sess, tok)
+	ret := ""
+	if id.ReturnTo != "" {
+		ret, _ = safeRedirect(id.ReturnTo, s.opt.AllowedRedirectHosts, s.selfURL(r))
+	}
+	seeOther(w, orAccount(ret))
+}
+
+// selfURL is the origin the browser reached.
+func (s *Server) selfURL(r *http.Request) *url.URL {
+	scheme := "http"
+	if s.isTLS(r) {
+		scheme = "https"
+	}
+	return &url.URL{Scheme: scheme, Host: r.Host}
+}
