@@ -510,3 +510,21 @@ func TestOIDC_BuildFromConfigOnSQLite(t *testing.T) {
 		t.Fatalf("whoami = %q", got)
 	}
 }
+
+func TestOIDC_LoginPageHasAButtonPerProvider(t *testing.T) {
+	t.Parallel()
+	e := newSSOEnv(t)
+	res, err := e.browser().c.Get(e.url + "/login?return_to=" + url.QueryEscape("/account"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	page := string(body)
+	if !strings.Contains(page, `href="/v1/oidc/idp/start?return_to=%2faccount"`) && !strings.Contains(page, `href="/v1/oidc/idp/start?return_to=%2Faccount"`) {
+		t.Fatalf("no start link for provider idp carrying return_to:\n%s", page)
+	}
+	if !strings.Contains(page, "Continue with idp") {
+		t.Fatal("no provider button text")
+	}
+}

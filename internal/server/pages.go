@@ -506,6 +506,15 @@ func (p *pages) changePassword(w http.ResponseWriter, r *http.Request, id *ident
 }
 
 func (p *pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, page web.LoginPage) {
+	if o := p.s.opt.OIDC; o != nil && o.Providers != nil {
+		for _, name := range o.Providers.Names() {
+			u := "/v1/oidc/" + url.PathEscape(name) + "/start"
+			if page.ReturnTo != "" {
+				u += "?return_to=" + url.QueryEscape(page.ReturnTo)
+			}
+			page.Providers = append(page.Providers, web.ProviderLink{Name: name, URL: u})
+		}
+	}
 	if err := p.site.RenderLogin(w, status, page); err != nil {
 		p.s.log.ErrorContext(r.Context(), "render login page", slog.Any("error", err))
 	}

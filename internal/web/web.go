@@ -228,6 +228,15 @@ type LoginPage struct {
 	CSRFToken string
 	// Error is shown as an alert; Notice as a confirmation.
 	Error, Notice string
+	// Providers are the single sign-on buttons, one per configured provider.
+	Providers []ProviderLink
+}
+
+// ProviderLink is a "Continue with <Name>" button on the login page.
+type ProviderLink struct {
+	Name string
+	// URL starts the sign-in (GET /v1/oidc/{name}/start?return_to=...).
+	URL string
 }
 
 // AccountPage is what the account page shows.
