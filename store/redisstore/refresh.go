@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -342,64 +340,14 @@ func (s *Store) GetFamily(ctx context.Context, id string) (*refresh.Family, erro
 // listed family in one pipelined round trip, repairing the index as
 // ListByUser does for sessions.
 func (s *Store) Families(ctx context.Context, userID string) ([]*refresh.Family, error) {
-	const op = "list families"
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	idx := s.familiesKey(userID)
-	zs, err := s.zscores(ctx, idx)
-	if err != nil {
-		return nil, s.wrap(ctx, op, err)
-	}
-	if len(zs) == 0 {
-		return nil, nil
-	}
-	cmds := make(rueidis.Commands, len(zs))
-	for i, z := range zs {
-		cmds[i] = s.c.B().Get().Key(s.familyKey(z.Member)).Build()
-	}
-	res := s.c.DoMulti(ctx, cmds...)
-	now := ms(s.now())
-	var fix indexFix
-	out := make([]*refresh.Family, 0, len(zs))
-	for i, z := range zs {
-		v, err := res[i].ToString()
-		if rueidis.IsRedisNil(err) {
-			if int64(z.Score) <= now {
-				fix.stale = append(fix.stale, z.Member)
+	return listIndexed(ctx, s, "list families", "family", userID, s.familiesKey(userID), s.familyKey,
+		func(id, v string) (*refresh.Family, string, time.Time, time.Time, error) {
+			f, err := decodeFamily(id, v)
+			if err != nil {
+				return nil, "", time.Time{}, time.Time{}, err
 			}
-			continue
-		}
-		if err != nil {
-			return nil, s.wrap(ctx, op, err)
-		}
-		f, err := decodeFamily(z.Member, v)
-		if err != nil {
-			return nil, fmt.Errorf("redisstore: %s: family %s: %w", op, z.Member, err)
-		}
-		if f.UserID != userID {
-			fix.remove = append(fix.remove, z.Member)
-			continue
-		}
-		dl := ms(f.Deadline())
-		if dl <= now {
-			continue
-		}
-		if int64(z.Score) < dl {
-			fix.raise = append(fix.raise, rueidis.ZScore{Member: z.Member, Score: float64(dl)})
-		}
-		out = append(out, f)
-	}
-	if err := s.fixIndex(ctx, idx, now, fix); err != nil {
-		return nil, s.wrap(ctx, op, err)
-	}
-	slices.SortFunc(out, func(a, b *refresh.Family) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return out, nil
+			return f, f.UserID, f.Deadline(), f.CreatedAt, nil
+		})
 }
 
 // RevokeFamilies implements refresh.Index: it reads the user's family index,

@@ -187,11 +187,29 @@ func (s *Store) zscores(ctx context.Context, idx string) ([]rueidis.ZScore, erro
 // has passed, entries of another user's session are removed, and scores
 // that lag a session's deadline are raised.
 func (s *Store) ListByUser(ctx context.Context, userID string) ([]*session.Session, error) {
-	const op = "list sessions"
+	return listIndexed(ctx, s, "list sessions", "session", userID, s.indexKey(userID), s.sessionKey,
+		func(id, v string) (*session.Session, string, time.Time, time.Time, error) {
+			ss, err := decodeRecord(id, v)
+			if err != nil {
+				return nil, "", time.Time{}, time.Time{}, err
+			}
+			return ss, ss.UserID, ss.Deadline(), ss.CreatedAt, nil
+		})
+}
+
+// listIndexed reads every record the sorted-set index idx of userID lists,
+// in one pipelined round trip, and returns the live ones oldest first. On the
+// way it repairs the index: entries whose record is gone are removed once
+// their score (deadline) has passed, entries of another user's record are
+// removed, and scores that lag a record's deadline are raised. decode
+// returns a record with its owner, deadline and creation time.
+func listIndexed[T any](ctx context.Context, s *Store, op, kind, userID, idx string,
+	key func(id string) string,
+	decode func(id, v string) (T, string, time.Time, time.Time, error)) ([]T, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	zs, err := s.index(ctx, userID)
+	zs, err := s.zscores(ctx, idx)
 	if err != nil {
 		return nil, s.wrap(ctx, op, err)
 	}
@@ -200,12 +218,17 @@ func (s *Store) ListByUser(ctx context.Context, userID string) ([]*session.Sessi
 	}
 	cmds := make(rueidis.Commands, len(zs))
 	for i, z := range zs {
-		cmds[i] = s.c.B().Get().Key(s.sessionKey(z.Member)).Build()
+		cmds[i] = s.c.B().Get().Key(key(z.Member)).Build()
 	}
 	res := s.c.DoMulti(ctx, cmds...)
 	now := ms(s.now())
 	var fix indexFix
-	out := make([]*session.Session, 0, len(zs))
+	type item struct {
+		rec     T
+		id      string
+		created time.Time
+	}
+	items := make([]item, 0, len(zs))
 	for i, z := range zs {
 		v, err := res[i].ToString()
 		if rueidis.IsRedisNil(err) {
@@ -217,32 +240,36 @@ func (s *Store) ListByUser(ctx context.Context, userID string) ([]*session.Sessi
 		if err != nil {
 			return nil, s.wrap(ctx, op, err)
 		}
-		ss, err := decodeRecord(z.Member, v)
+		rec, owner, deadline, created, err := decode(z.Member, v)
 		if err != nil {
-			return nil, fmt.Errorf("redisstore: %s: session %s: %w", op, z.Member, err)
+			return nil, fmt.Errorf("redisstore: %s: %s %s: %w", op, kind, z.Member, err)
 		}
-		if ss.UserID != userID {
+		if owner != userID {
 			fix.remove = append(fix.remove, z.Member)
 			continue
 		}
-		dl := ms(ss.Deadline())
+		dl := ms(deadline)
 		if dl <= now {
 			continue
 		}
 		if int64(z.Score) < dl {
 			fix.raise = append(fix.raise, rueidis.ZScore{Member: z.Member, Score: float64(dl)})
 		}
-		out = append(out, ss)
+		items = append(items, item{rec: rec, id: z.Member, created: created})
 	}
-	if err := s.fixIndex(ctx, s.indexKey(userID), now, fix); err != nil {
+	if err := s.fixIndex(ctx, idx, now, fix); err != nil {
 		return nil, s.wrap(ctx, op, err)
 	}
-	slices.SortFunc(out, func(a, b *session.Session) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+	slices.SortFunc(items, func(a, b item) int {
+		if c := a.created.Compare(b.created); c != 0 {
 			return c
 		}
-		return strings.Compare(a.ID, b.ID)
+		return strings.Compare(a.id, b.id)
 	})
+	out := make([]T, len(items))
+	for i, it := range items {
+		out[i] = it.rec
+	}
 	return out, nil
 }
 
