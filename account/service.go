@@ -258,11 +258,26 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 	if u.PasswordHash == "" {
 		return nil, ErrInvalidCredentials
 	}
+	// Wrong current passwords count against the same per-account limit as
+	// failed logins: a stolen session must not become a guessing oracle.
+	key := "acct:" + u.Email
+	if wait, err := s.check(ctx, s.PerAccount, key); err != nil || wait > 0 {
+		if err == nil {
+			s.audit(ctx, "password.change_rate_limited", slog.String("user_id", u.ID))
+			return nil, &RateLimitedError{RetryAfter: wait}
+		}
+		return nil, err
+	}
 	ok, _, err := s.Hasher.Verify(ctx, current, u.PasswordHash)
 	if err != nil {
 		return nil, fmt.Errorf("account: change password: %w", err)
 	}
 	if !ok {
+		if s.PerAccount != nil {
+			if err := s.PerAccount.Fail(ctx, key); err != nil {
+				return nil, fmt.Errorf("account: rate limit: %w", err)
+			}
+		}
 		s.audit(ctx, "password.change_failed", slog.String("user_id", u.ID))
 		return nil, ErrInvalidCredentials
 	}

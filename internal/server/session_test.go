@@ -585,3 +585,23 @@ func TestHealthAndMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A stolen session is no password-guessing oracle: wrong current passwords
+// count against the per-account limit, like failed logins.
+func TestPasswordChange_WrongCurrentPasswordIsRateLimited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{perAcct: mustRate("3/1m")})
+	e.addUser("a@example.com", pw)
+	c := e.client()
+	want(t, c.login("a@example.com", pw), 200, "")
+	for range 3 {
+		want(t, c.do("POST", "/v1/password", map[string]string{"current_password": "guess guess", "new_password": "another good passphrase"}), 401, "invalid_credentials")
+	}
+	r := c.do("POST", "/v1/password", map[string]string{"current_password": pw, "new_password": "another good passphrase"})
+	want(t, r, 429, "rate_limited")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	e.clock.Advance(21 * time.Second)
+	want(t, c.do("POST", "/v1/password", map[string]string{"current_password": pw, "new_password": "another good passphrase"}), 204, "")
+}
