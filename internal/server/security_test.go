@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/session"
@@ -105,6 +106,7 @@ func TestAuditEvents_NoSecretsInLogs(t *testing.T) {
 	e.client().login("a@example.com", "Wrong pass 1")
 	e.client().login("a@example.com", "Wrong pass 1")
 	e.client().login("a@example.com", "Wrong pass 1") // rate limited
+	e.clock.Advance(time.Minute)                      // let the account's limit recover
 	want(t, c.do("POST", "/v1/password", map[string]string{"current_password": pw, "new_password": "new secret phrase"}), 204, "")
 	want(t, admin.do("DELETE", "/v1/admin/users/"+u.ID+"/sessions", nil), 204, "")
 	want(t, admin.do("PATCH", "/v1/admin/users/"+u.ID, map[string]any{"disabled": true}), 200, "")
