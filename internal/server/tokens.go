@@ -36,6 +36,8 @@ type Tokens struct {
 	// JWKSMaxAge is the Cache-Control max-age of the published key set.
 	JWKSMaxAge time.Duration
 	Now        func() time.Time
+
+	verified verifiedCache
 }
 
 func (t *Tokens) now() time.Time {
@@ -85,12 +87,18 @@ var errUserDisabled = errors.New("server: user disabled")
 // AuthenticateBearer verifies an access token and applies every revocation
 // rule: the jti and sid denylist, the user's token version, disabled users.
 func (t *Tokens) AuthenticateBearer(ctx context.Context, raw string) (*account.User, *BearerIdentity, error) {
-	c, err := t.Verifier.Verify(ctx, raw)
-	if err != nil {
-		if errors.Is(err, token.ErrInvalidToken) {
-			return nil, nil, &apiError{Code: codeUnauthorized, Message: "authentication required", cause: err}
+	now := t.now()
+	c, key, hit := t.verified.get(raw, now)
+	if !hit {
+		var err error
+		c, err = t.Verifier.Verify(ctx, raw)
+		if err != nil {
+			if errors.Is(err, token.ErrInvalidToken) {
+				return nil, nil, &apiError{Code: codeUnauthorized, Message: "authentication required", cause: err}
+			}
+			return nil, nil, err
 		}
-		return nil, nil, err
+		t.verified.put(key, c, now)
 	}
 	denied, err := t.Refresh.Denied(ctx, c.ID, c.SessionID)
 	if err != nil {
