@@ -142,7 +142,7 @@ func buildOIDC(ctx context.Context, cfg *config.Config, stores *Stores, log *slo
 	flows, ok1 := stores.Users.(oidc.FlowStore)
 	ids, ok2 := stores.Users.(oidc.IdentityStore)
 	if !ok1 || !ok2 {
-		return nil, errors.New("server: oidc.providers: the users store does not support single sign-on yet (use sqlite: or memory:)")
+		return nil, errors.New("server: oidc.providers: the users store does not support single sign-on (use sqlite:, postgres: or memory:)")
 	}
 	var pcs []oidc.ProviderConfig
 	for _, p := range cfg.OIDC.Providers {

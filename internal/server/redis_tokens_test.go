@@ -31,7 +31,7 @@ func TestRedisSessions_TokensEndToEnd(t *testing.T) {
 		"store.users":         "sqlite:" + filepath.Join(dir, "users.db"),
 		"store.sessions":      r.URL,
 		"store.redis.prefix":  "e2e:",
-		"token.refresh_grace": "1s",
+		"token.refresh_grace": "3s",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestRedisSessions_TokensEndToEnd(t *testing.T) {
 
 	// After the window the spent token is reuse: the family is revoked,
 	// with its refresh tokens and access tokens.
-	time.Sleep(1200 * time.Millisecond)
+	time.Sleep(3300 * time.Millisecond)
 	oauthWant(t, grant(tk.refresh), 400, "invalid_grant")
 	oauthWant(t, grant(next), 400, "invalid_grant")
 	want(t, whoami(nextAccess), 401, "unauthorized")

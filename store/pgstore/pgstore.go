@@ -50,9 +50,9 @@ type Options struct {
 }
 
 // Store is the PostgreSQL store. It implements session.Backend,
-// account.Store, token.KeyStore, refresh.Backend and client.Store and is
-// safe for concurrent use, also by several processes (nodes) on one
-// database.
+// account.Store, token.KeyStore, refresh.Backend, client.Store,
+// oidc.FlowStore and oidc.IdentityStore and is safe for concurrent use, also
+// by several processes (nodes) on one database.
 type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
@@ -204,7 +204,8 @@ func (s *Store) sweepLoop(every time.Duration) {
 
 // sweeps are the statements Sweep runs, each deleting one batch of expired
 // rows ($1 the store's time, $2 the batch size): sessions, refresh families
-// (their tokens go with them, ON DELETE CASCADE) and denylist entries.
+// (their tokens go with them, ON DELETE CASCADE), denylist entries and
+// single sign-on flows.
 var sweeps = [...]string{
 	`DELETE FROM sessions WHERE ctid = ANY (ARRAY(
 		SELECT ctid FROM sessions WHERE deadline <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
@@ -215,13 +216,16 @@ var sweeps = [...]string{
 	`DELETE FROM denylist WHERE ctid = ANY (ARRAY(
 		SELECT ctid FROM denylist WHERE until <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
 		AND until <= $1`,
+	`DELETE FROM oidc_flows WHERE ctid = ANY (ARRAY(
+		SELECT ctid FROM oidc_flows WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
+		AND expires_at <= $1`,
 }
 
-// Sweep deletes expired sessions, refresh families (with their tokens) and
-// denylist entries, and returns how many rows it deleted (not counting the
-// tokens). It works in batches of 1000 rows, each its own short statement,
-// and skips rows that a request has locked, so it never makes a request
-// wait. The sweeper calls it; tests may call it directly.
+// Sweep deletes expired sessions, refresh families (with their tokens),
+// denylist entries and single sign-on flows, and returns how many rows it
+// deleted (not counting the tokens). It works in batches of 1000 rows, each
+// its own short statement, and skips rows that a request has locked, so it
+// never makes a request wait. The sweeper calls it; tests may call it directly.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {
 	var total int64
 	for _, q := range sweeps {
