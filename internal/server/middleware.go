@@ -95,7 +95,7 @@ func (s *Server) outer(next http.Handler) http.Handler {
 				}
 			}
 			route := r.Pattern
-			if route == "" {
+			if route == "" || route == "/" {
 				route = "unmatched"
 			}
 			d := time.Since(start)

@@ -5,9 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond/account"
@@ -97,7 +97,8 @@ func New(opt Options) (*Server, error) {
 	for _, add := range opt.Routes {
 		add(s.mux)
 	}
-	s.handler = s.outer(http.HandlerFunc(s.dispatch))
+	s.mux.HandleFunc("/", s.unmatched)
+	s.handler = s.outer(s.mux)
 	return s, nil
 }
 
@@ -133,21 +134,28 @@ func (s *Server) routes() {
 	}
 }
 
-// dispatch routes through the mux, answering unmatched paths and methods in
-// the contract's error form rather than the mux's plain text.
-func (s *Server) dispatch(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := s.mux.Handler(r); pattern == "" {
-		rec := httptest.NewRecorder()
-		s.mux.ServeHTTP(rec, r)
-		if rec.Code == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", rec.Header().Get("Allow"))
-			s.writeError(w, r, errf(codeMethodNotAllowed, "method %s is not allowed here", r.Method))
-			return
+// probeMethods are the methods tried to tell 405 from 404 on a miss.
+var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// unmatched answers requests no route claims (the mux's catch-all "/"), in
+// the contract's error form: 405 with Allow when the path exists for other
+// methods, else 404. Only misses pay for the probing; a matched request is
+// routed once.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range probeMethods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
 		}
-		s.writeError(w, r, errNotFound)
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.writeError(w, r, errf(codeMethodNotAllowed, "method %s is not allowed here", r.Method))
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	s.writeError(w, r, errNotFound)
 }
 
 // ServeHTTP implements http.Handler.
