@@ -414,22 +414,7 @@ func (s *Store) RevokeFamilies(ctx context.Context, userID, keep string) ([]stri
 // SetFamilyData implements refresh.Index with a compare-and-set script on
 // the family record.
 func (s *Store) SetFamilyData(ctx context.Context, id string, data []byte, expect int64) (int64, error) {
-	const op = "set family data"
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	r, err := setFamilyDataScript.exec(ctx, s.c, s.familyKey(id),
-		packInt64(expect), packInt64(expect+1), rueidis.BinaryString(data), itoa(ms(s.now()))).AsInt64()
-	if err != nil {
-		return 0, s.wrap(ctx, op, err)
-	}
-	switch r {
-	case -1:
-		return 0, notFound(op)
-	case 0:
-		return 0, fmt.Errorf("redisstore: %s: %w", op, refresh.ErrConflict)
-	}
-	return expect + 1, nil
+	return s.setData(ctx, "set family data", setFamilyDataScript, s.familyKey(id), data, expect)
 }
 
 // Deny implements refresh.Denylist: one script on the entry's key, which

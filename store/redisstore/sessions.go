@@ -368,11 +368,16 @@ func (s *Store) DeleteByUser(ctx context.Context, userID, keep string) (int, err
 // SetData implements session.DataStore with a compare-and-set script: the
 // version is compared and the data replaced in one step, on the server.
 func (s *Store) SetData(ctx context.Context, id string, data []byte, expect int64) (int64, error) {
-	const op = "set session data"
+	return s.setData(ctx, "set session data", setDataScript, s.sessionKey(id), data, expect)
+}
+
+// setData runs a data compare-and-set script on one record key: -1 means the
+// record is gone (ErrNotFound), 0 that the version moved on (ErrConflict).
+func (s *Store) setData(ctx context.Context, op string, sc *script, key string, data []byte, expect int64) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	r, err := setDataScript.exec(ctx, s.c, s.sessionKey(id),
+	r, err := sc.exec(ctx, s.c, key,
 		packInt64(expect), packInt64(expect+1), rueidis.BinaryString(data), itoa(ms(s.now()))).AsInt64()
 	if err != nil {
 		return 0, s.wrap(ctx, op, err)
