@@ -93,33 +93,7 @@ func TestFaults_RedisKilledUnderLoad(t *testing.T) {
 	p := serve(t, dir, "--config", cfg)
 	b := newBrowser(t, p.url)
 	b.login("a@example.com", "a long enough pass")
-	l := startLoad(t, b)
-	time.Sleep(300 * time.Millisecond)
-
-	rd.Kill(t) // returns once the process has exited
-	l.down.Store(true)
-	waitStatus(t, p.url+"/readyz", 503, 10*time.Second)
-	time.Sleep(time.Second)
-	l.down.Store(false)
-	rd.Restart(t)
-	recovered := waitStatus(t, p.url+"/readyz", 200, 20*time.Second)
-	time.Sleep(300 * time.Millisecond)
-	counts := l.halt()
-	t.Logf("answers by status: %v; ready again %s after restart", counts, recovered)
-	if l.badOK.Load() > 0 {
-		t.Fatalf("%d identities served while Redis was down", l.badOK.Load())
-	}
-	for status := range counts {
-		if status != 200 && status != 503 {
-			t.Fatalf("answers other than 200 and 503: %v", counts)
-		}
-	}
-	if counts[503] == 0 {
-		t.Fatalf("no 503 during the outage: %v", counts)
-	}
-	if code := b.whoami(); code != 200 {
-		t.Fatalf("no recovery without restart: whoami %d", code)
-	}
+	outageUnderLoad(t, p, b, "Redis", func() { rd.Kill(t) }, func() { rd.Restart(t) }, time.Second)
 }
 
 // PostgreSQL (the users store) restarted under load: 503 during the outage,
@@ -141,25 +115,37 @@ func TestFaults_PostgresRestartedUnderLoad(t *testing.T) {
 	p := serve(t, dir, "--config", cfg)
 	b := newBrowser(t, p.url)
 	b.login("a@example.com", "a long enough pass")
+	outageUnderLoad(t, p, b, "PostgreSQL", func() { pg.Stop(t) }, func() { pg.Start(t) }, 500*time.Millisecond)
+}
+
+// outageUnderLoad runs whoami load with b's cookie against p, stops a store
+// (stop returns once it is dead), keeps it down for a while, starts it again,
+// and checks rule 22 all along: only 200 and 503, no identity while down, 503s
+// during the outage, /readyz following the store, recovery without a restart.
+func outageUnderLoad(t *testing.T, p *proc, b *browser, store string, stop, start func(), down time.Duration) {
+	t.Helper()
 	l := startLoad(t, b)
 	time.Sleep(300 * time.Millisecond)
-	pg.Stop(t) // returns once the server has exited
+	stop()
 	l.down.Store(true)
 	waitStatus(t, p.url+"/readyz", 503, 10*time.Second)
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(down)
 	l.down.Store(false)
-	pg.Start(t)
+	start()
 	recovered := waitStatus(t, p.url+"/readyz", 200, 20*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	counts := l.halt()
-	t.Logf("answers by status: %v; ready again %s after start", counts, recovered)
+	t.Logf("answers by status: %v; ready again %s after %s returned", counts, recovered, store)
 	if l.badOK.Load() > 0 {
-		t.Fatalf("%d identities served while PostgreSQL was down", l.badOK.Load())
+		t.Fatalf("%d identities served while %s was down", l.badOK.Load(), store)
 	}
 	for status := range counts {
 		if status != 200 && status != 503 {
 			t.Fatalf("answers other than 200 and 503: %v", counts)
 		}
+	}
+	if counts[503] == 0 {
+		t.Fatalf("no 503 during the outage: %v", counts)
 	}
 	if code := b.whoami(); code != 200 {
 		t.Fatalf("no recovery without restart: whoami %d", code)
