@@ -5,7 +5,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        ?= ./...
 FUZZTIME    ?= 30s
 
-.PHONY: all build run test lint vet unit bench fuzz clean
+.PHONY: all build run test lint vet unit bench fuzz clean screenshots
 
 all: build
 
@@ -45,6 +45,10 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Refresh docs/screenshots/ from the browser tests (needs Chromium and e2e/node_modules).
+screenshots:
+	SESSIOND_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestBrowser_E2E ./cmd/sessiond
 
 clean:
 	rm -rf bin
