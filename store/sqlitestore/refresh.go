@@ -204,6 +204,7 @@ func (s *Store) SetFamilyData(ctx context.Context, id string, data []byte, expec
 
 // Deny implements refresh.Denylist.
 func (s *Store) Deny(ctx context.Context, key string, until time.Time) error {
+	defer s.cache.denied.Invalidate(key)
 	_, err := s.w.ExecContext(ctx, `INSERT INTO denylist (key, until) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET until = max(until, excluded.until)`, key, ms(until))
 	if err != nil {
@@ -216,6 +217,9 @@ func (s *Store) Deny(ctx context.Context, key string, until time.Time) error {
 func (s *Store) Denied(ctx context.Context, keys ...string) (bool, error) {
 	if len(keys) == 0 {
 		return false, nil
+	}
+	if s.cache.enabled() {
+		return s.deniedCached(ctx, keys)
 	}
 	var n int
 	var err error
@@ -246,4 +250,25 @@ func (s *Store) deniedAny(ctx context.Context, keys []string) (bool, error) {
 		return false, fmt.Errorf("sqlitestore: denied: %w", err)
 	}
 	return n > 0, nil
+}
+
+// deniedCached answers Denied key by key through the near cache, which
+// keeps each key's until (0: not denied), so that an entry stays right as
+// time passes.
+func (s *Store) deniedCached(ctx context.Context, keys []string) (bool, error) {
+	now := ms(s.now())
+	for _, k := range keys {
+		until, ok := s.cache.denied.Get(k)
+		if !ok {
+			gen := s.cache.denied.Generation()
+			if err := s.denyUntil.QueryRowContext(ctx, k).Scan(&until); err != nil {
+				return false, fmt.Errorf("sqlitestore: denied: %w", err)
+			}
+			s.cache.denied.Put(k, until, gen)
+		}
+		if until > now {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -51,9 +51,27 @@ func scanSession(row scanner) (*session.Session, error) {
 	return &ss, nil
 }
 
-// Get implements session.Store.
+// Get implements session.Store, from the near cache when it can.
 func (s *Store) Get(ctx context.Context, id string) (*session.Session, error) {
-	row := s.getSession.QueryRowContext(ctx, id, ms(s.now()))
+	now := s.now()
+	if ss, ok := s.cachedSession(id, now); ok {
+		return ss, nil
+	}
+	gen := s.cache.sessions.Generation()
+	ss, err := s.getSession1(ctx, id, now)
+	if err != nil {
+		return nil, err
+	}
+	if s.cache.enabled() {
+		s.cache.sessions.Put(id, ss, gen)
+		return copySession(ss), nil
+	}
+	return ss, nil
+}
+
+// getSession1 reads session id from the database.
+func (s *Store) getSession1(ctx context.Context, id string, now time.Time) (*session.Session, error) {
+	row := s.getSession.QueryRowContext(ctx, id, ms(now))
 	ss, err := scanSession(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlitestore: get session: %w", session.ErrNotFound)
@@ -66,6 +84,7 @@ func (s *Store) Get(ctx context.Context, id string) (*session.Session, error) {
 
 // Touch implements session.Store.
 func (s *Store) Touch(ctx context.Context, id string, lastSeen, idleExpires time.Time) error {
+	defer s.cache.sessions.Invalidate(id)
 	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ?, idle_expires_at = ?,
 		deadline = min(?, expires_at) WHERE id = ? AND deadline > ?`,
 		ms(lastSeen), ms(idleExpires), ms(idleExpires), id, ms(s.now()))
@@ -88,6 +107,7 @@ func affected(op string, res sql.Result, err error) error {
 
 // Delete implements session.Store.
 func (s *Store) Delete(ctx context.Context, id string) error {
+	defer s.cache.sessions.Invalidate(id)
 	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE id = ? AND deadline > ?`, id, ms(s.now()))
 	return affected("delete session", res, err)
 }
@@ -116,6 +136,7 @@ func (s *Store) ListByUser(ctx context.Context, userID string) ([]*session.Sessi
 
 // DeleteByUser implements session.UserSessions.
 func (s *Store) DeleteByUser(ctx context.Context, userID, keep string) (int, error) {
+	defer s.cache.sessions.Flush() // the IDs are not known here; this is rare
 	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ? AND deadline > ?`,
 		userID, keep, ms(s.now()))
 	if err != nil {
@@ -130,12 +151,13 @@ func (s *Store) DeleteByUser(ctx context.Context, userID, keep string) (int, err
 
 // SetData implements session.DataStore.
 func (s *Store) SetData(ctx context.Context, id string, data []byte, expect int64) (int64, error) {
+	defer s.cache.sessions.Invalidate(id)
 	var v int64
 	err := s.w.QueryRowContext(ctx, `UPDATE sessions SET data = ?, data_version = data_version + 1
 		WHERE id = ? AND data_version = ? AND deadline > ? RETURNING data_version`,
 		data, id, expect, ms(s.now())).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
-		if _, gerr := s.Get(ctx, id); gerr != nil {
+		if _, gerr := s.getSession1(ctx, id, s.now()); gerr != nil {
 			return 0, fmt.Errorf("sqlitestore: set session data: %w", gerr)
 		}
 		return 0, fmt.Errorf("sqlitestore: set session data: %w", session.ErrConflict)

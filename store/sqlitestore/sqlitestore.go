@@ -35,6 +35,13 @@ type Options struct {
 	// NoMigrate skips applying migrations at open (the schema must be
 	// current; see Migrate).
 	NoMigrate bool
+	// CacheEntries bounds each near cache (sessions, users, denylist keys;
+	// see caches). Default 100,000; negative disables the caches.
+	CacheEntries int
+	// ChangePoll is how often the store checks whether another process
+	// wrote to the file, which bounds how long such a write (the CLI
+	// revoking a session) can go unseen by the caches. Default 5ms.
+	ChangePoll time.Duration
 }
 
 // Store is the SQLite store. It is safe for concurrent use, also by several
@@ -44,7 +51,9 @@ type Store struct {
 	now  func() time.Time
 
 	// Prepared hot-path reads (parsing is half the cost of a lookup).
-	getSession, userByID, denied1, denied2 *sql.Stmt
+	getSession, userByID, denied1, denied2, denyUntil *sql.Stmt
+
+	cache caches
 
 	stop chan struct{}
 	done sync.WaitGroup
@@ -62,6 +71,9 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	}
 	if opt.SweepInterval == 0 {
 		opt.SweepInterval = time.Minute
+	}
+	if opt.ChangePoll <= 0 {
+		opt.ChangePoll = 5 * time.Millisecond
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlitestore: open: %w", err)
@@ -110,6 +122,17 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.done.Add(1)
 		go s.sweepLoop(opt.SweepInterval)
 	}
+	if s.cache = newCaches(opt); s.cache.enabled() {
+		// The baseline is read before anything can be cached, so no write
+		// by another process can fall between the two.
+		var v int64
+		if err := s.w.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlitestore: open %s: data_version: %w", path, err)
+		}
+		s.done.Add(1)
+		go s.watchLoop(opt.ChangePoll, v)
+	}
 	return s, nil
 }
 
@@ -122,6 +145,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.userByID, `SELECT ` + userCols + ` FROM users WHERE id = ?`},
 		{&s.denied1, `SELECT count(*) FROM denylist WHERE until > ? AND key IN (?)`},
 		{&s.denied2, `SELECT count(*) FROM denylist WHERE until > ? AND key IN (?, ?)`},
+		{&s.denyUntil, `SELECT coalesce(max(until), 0) FROM denylist WHERE key = ?`},
 	} {
 		st, err := s.r.PrepareContext(ctx, p.q)
 		if err != nil {
@@ -162,7 +186,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	s.done.Wait()
-	for _, st := range []*sql.Stmt{s.getSession, s.userByID, s.denied1, s.denied2} {
+	for _, st := range []*sql.Stmt{s.getSession, s.userByID, s.denied1, s.denied2, s.denyUntil} {
 		if st != nil {
 			st.Close()
 		}

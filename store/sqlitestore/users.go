@@ -76,14 +76,22 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// UserByID implements account.Store.
+// UserByID implements account.Store, from the near cache when it can.
 func (s *Store) UserByID(ctx context.Context, id string) (*account.User, error) {
+	if u, ok := s.cache.users.Get(id); ok {
+		return u.Clone(), nil
+	}
+	gen := s.cache.users.Generation()
 	u, err := scanUser(s.userByID.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlitestore: user by id: %w", account.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: user by id: %w", err)
+	}
+	if s.cache.enabled() {
+		s.cache.users.Put(id, u, gen)
+		return u.Clone(), nil
 	}
 	return u, nil
 }
@@ -95,6 +103,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*account.User, e
 
 // UpdateUser implements account.Store, in one immediate transaction.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*account.User) error) (*account.User, error) {
+	defer s.cache.users.Invalidate(id) // runs after the commit (or rollback)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: update user: %w", err)
