@@ -50,7 +50,19 @@ type Options struct {
 	// rediss+cluster:// URLs (default: TLS 1.2 or later, system roots, the
 	// server name from the URL).
 	TLSConfig *tls.Config
+	// NoCache turns off the near cache (see the package documentation):
+	// every session lookup and denylist check is then a round trip.
+	NoCache bool
+	// CacheBytes bounds the near cache of each connection to a Redis node.
+	// Default 64 MiB.
+	CacheBytes int
 }
+
+// cacheTTL bounds how long a cached session or denylist answer lives on a
+// node that hears no invalidation for it: a backstop only, since Redis
+// pushes an invalidation the moment the key changes and a lost connection
+// drops the cache at once.
+const cacheTTL = time.Minute
 
 // Store keeps sessions, refresh-token families with their access-token
 // denylist, and rate-limit counters, in Redis or Redis Cluster. Create it
@@ -62,6 +74,7 @@ type Store struct {
 	now     func() time.Time
 	cluster bool
 	closed  sync.Once
+	recent  recentWrites // see cache.go
 }
 
 var _ session.Backend = (*Store)(nil)
@@ -88,9 +101,23 @@ func Open(ctx context.Context, rawURL string, opt Options) (*Store, error) {
 	if copt.TLSConfig != nil && opt.TLSConfig != nil {
 		copt.TLSConfig = opt.TLSConfig.Clone()
 	}
-	copt.DisableCache = true // client-side caching: a later, measured change
+	// Server-assisted client-side caching (RESP3 CLIENT TRACKING): reads
+	// through DoCache are answered from memory until Redis says the key
+	// changed. rueidis keeps the cache per connection and drops it when the
+	// connection breaks, so a node cut off from Redis never trusts it.
+	copt.DisableCache = opt.NoCache
+	copt.CacheSizeEachConn = opt.CacheBytes
+	if copt.CacheSizeEachConn <= 0 {
+		copt.CacheSizeEachConn = 64 << 20
+	}
 	if copt.Dialer.Timeout == 0 {
 		copt.Dialer.Timeout = orDefault(opt.DialTimeout, DefaultDialTimeout)
+	}
+	if copt.Dialer.KeepAlive == 0 {
+		// An idle connection is PINGed this often, so a silent network
+		// partition is noticed (and the near cache dropped) within
+		// KeepAlive + Timeout.
+		copt.Dialer.KeepAlive = 500 * time.Millisecond
 	}
 	if copt.ConnWriteTimeout == 0 {
 		copt.ConnWriteTimeout = orDefault(opt.Timeout, DefaultTimeout)

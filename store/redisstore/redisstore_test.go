@@ -348,11 +348,28 @@ func TestFailClosedRule22_RedisKilledThenBack(t *testing.T) {
 		n, _ := strconv.Atoi(strings.Fields(info[i+len("connected_clients:"):])[0])
 		return n - 1 // not the INFO connection itself
 	}
+	for range 2 { // cached in the near cache
+		if _, err := st.Get(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	baseClients := clients()
 	runtime.GC()
 	baseG := runtime.NumGoroutine()
 
 	r.Kill(t)
+	// The connection's end drops the near cache: the cached session is not
+	// served once the client has seen the connection close (which it does
+	// as soon as its reader sees EOF; the loop only covers that instant).
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
+		_, err := st.Get(ctx, s.ID)
+		if errors.Is(err, session.ErrUnavailable) {
+			break
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("cached session with Redis killed: want ErrUnavailable, got %v", err)
+		}
+	}
 	lim := st.Limiter(ratelimit.Rate{N: 5, Per: time.Minute}, "test")
 	ops := map[string]func(context.Context) error{
 		"get": func(ctx context.Context) error { _, err := st.Get(ctx, s.ID); return err },

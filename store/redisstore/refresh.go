@@ -429,18 +429,21 @@ func (s *Store) Deny(ctx context.Context, key string, until time.Time) error {
 	if u <= ms(s.now()) {
 		return nil
 	}
+	s.writing(s.denyKey(key))
+	defer s.recent.mark(s.denyKey(key))
 	if err := denyScript.exec(ctx, s.c, s.denyKey(key), itoa(u)).Error(); err != nil {
 		return s.wrap(ctx, op, err)
 	}
 	return nil
 }
 
-// Denied implements refresh.Denylist: one EXISTS per key, pipelined in one
-// round trip (in a cluster, one per node holding a key, in parallel: the
-// keys are on different slots, so no multi-key command may ask for them
-// together). An entry exists until its expiry, by Redis's clock. A key
-// found denied answers true; otherwise any error is ErrUnavailable, never
-// "not denied".
+// Denied implements refresh.Denylist: one GET per key through the near
+// cache (the entry's value is its until; a missing key is not denied, and
+// that answer is cached too until Redis says the key was set), pipelined in
+// one round trip on a miss (in a cluster, one per node holding a key: the
+// keys are on different slots). An entry exists until its expiry, by
+// Redis's clock. A key found denied answers true; otherwise any error is
+// ErrUnavailable, never "not denied".
 func (s *Store) Denied(ctx context.Context, keys ...string) (bool, error) {
 	const op = "denied"
 	if err := ctx.Err(); err != nil {
@@ -450,26 +453,26 @@ func (s *Store) Denied(ctx context.Context, keys ...string) (bool, error) {
 	case 0:
 		return false, nil
 	case 1:
-		n, err := s.c.Do(ctx, s.c.B().Exists().Key(s.denyKey(keys[0])).Build()).AsInt64()
+		err := s.cachedGet(ctx, s.denyKey(keys[0])).Error()
+		if rueidis.IsRedisNil(err) {
+			return false, nil
+		}
 		if err != nil {
 			return false, s.wrap(ctx, op, err)
 		}
-		return n > 0, nil
-	}
-	cmds := make(rueidis.Commands, len(keys))
-	for i, k := range keys {
-		cmds[i] = s.c.B().Exists().Key(s.denyKey(k)).Build()
+		return true, nil
 	}
 	var errs []error
-	for _, r := range s.c.DoMulti(ctx, cmds...) {
-		n, err := r.AsInt64()
+	for _, r := range s.cachedGets(ctx, keys, s.denyKey) {
+		err := r.Error()
+		if rueidis.IsRedisNil(err) {
+			continue
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if n > 0 {
-			return true, nil // definite, whatever the other keys' nodes said
-		}
+		return true, nil // definite, whatever the other keys' nodes said
 	}
 	if len(errs) > 0 {
 		return false, s.wrap(ctx, op, errors.Join(errs...))

@@ -37,6 +37,8 @@ func (s *Store) Create(ctx context.Context, ss *session.Session) error {
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
+	s.writing(s.sessionKey(ss.ID))
+	defer s.recent.mark(s.sessionKey(ss.ID))
 	dl := deadlineMS(ss)
 	set := s.c.B().Set().Key(s.sessionKey(ss.ID)).Value(rueidis.BinaryString(rec)).Nx().PxatMillisecondsTimestamp(dl).Build()
 	if dl <= ms(s.now()) {
@@ -85,14 +87,16 @@ func (s *Store) Create(ctx context.Context, ss *session.Session) error {
 	return nil
 }
 
-// Get implements session.Store: one GET. A session past its deadline by the
-// store's clock is session.ErrNotFound even if Redis has not expired it yet.
+// Get implements session.Store: one GET through the near cache (a cached
+// answer until Redis invalidates the key). A session past its deadline by
+// the store's clock is session.ErrNotFound even if Redis has not expired it
+// yet.
 func (s *Store) Get(ctx context.Context, id string) (*session.Session, error) {
 	const op = "get session"
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	v, err := s.c.Do(ctx, s.c.B().Get().Key(s.sessionKey(id)).Build()).ToString()
+	v, err := s.cachedGet(ctx, s.sessionKey(id)).ToString()
 	if rueidis.IsRedisNil(err) {
 		return nil, notFound(op)
 	}
@@ -116,6 +120,8 @@ func (s *Store) Touch(ctx context.Context, id string, lastSeen, idleExpires time
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
+	s.writing(s.sessionKey(id))
+	defer s.recent.mark(s.sessionKey(id))
 	arr, err := touchScript.exec(ctx, s.c, s.sessionKey(id),
 		packInt64(ms(lastSeen), ms(idleExpires)), itoa(ms(idleExpires)), itoa(ms(s.now()))).ToArray()
 	if rueidis.IsRedisNil(err) {
@@ -151,6 +157,8 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
+	s.writing(s.sessionKey(id))
+	defer s.recent.mark(s.sessionKey(id))
 	v, err := s.c.Do(ctx, s.c.B().Getdel().Key(s.sessionKey(id)).Build()).ToString()
 	if rueidis.IsRedisNil(err) {
 		return notFound(op)
@@ -334,6 +342,12 @@ func (s *Store) DeleteByUser(ctx context.Context, userID, keep string) (int, err
 	if len(calls) == 0 {
 		return 0, nil
 	}
+	keys := make([]string, len(calls))
+	for i, c := range calls {
+		keys[i] = c.key
+	}
+	s.writing(keys...)
+	defer s.recent.mark(keys...)
 	n := 0
 	var fix indexFix
 	var firstErr error
@@ -377,6 +391,8 @@ func (s *Store) setData(ctx context.Context, op string, sc *script, key string, 
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
+	s.writing(key)
+	defer s.recent.mark(key)
 	r, err := sc.exec(ctx, s.c, key,
 		packInt64(expect), packInt64(expect+1), rueidis.BinaryString(data), itoa(ms(s.now()))).AsInt64()
 	if err != nil {
