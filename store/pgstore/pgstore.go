@@ -16,7 +16,9 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/nearcache"
 )
 
 //go:embed migrations/*.sql
@@ -47,6 +49,9 @@ type Options struct {
 	// auto). When false, Open refuses a database whose schema is not
 	// current and names `sessiond migrate` as the fix.
 	Migrate bool
+	// CacheEntries bounds the near cache of users (see cache.go). Default
+	// 100,000; negative disables it.
+	CacheEntries int
 }
 
 // Store is the PostgreSQL store. It implements session.Backend,
@@ -57,7 +62,9 @@ type Store struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
 
-	stop   context.CancelFunc // ends the sweeper
+	users *nearcache.Cache[*account.User]
+
+	stop   context.CancelFunc // ends the sweeper and the listener
 	sweepC context.Context
 	done   sync.WaitGroup
 	once   sync.Once
@@ -103,6 +110,12 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if opt.SweepInterval > 0 {
 		s.done.Add(1)
 		go s.sweepLoop(opt.SweepInterval)
+	}
+	if opt.CacheEntries >= 0 {
+		s.users = nearcache.New[*account.User](nearcache.Options{MaxEntries: opt.CacheEntries})
+		s.users.Suspend() // until the listener is up
+		s.done.Add(1)
+		go s.listenLoop(s.sweepC, cfg.ConnConfig.Copy())
 	}
 	return s, nil
 }

@@ -62,8 +62,18 @@ func userWhere(ctx context.Context, q interface {
 }
 
 // UserByID implements account.Store.
+// It is served from the near cache when it can (see cache.go).
 func (s *Store) UserByID(ctx context.Context, id string) (*account.User, error) {
-	return userWhere(ctx, s.pool, "user by id", "id = $1", id)
+	if u, ok := s.cachedUser(id); ok {
+		return u, nil
+	}
+	gen := s.users.Generation()
+	u, err := userWhere(ctx, s.pool, "user by id", "id = $1", id)
+	if err != nil || s.users == nil {
+		return u, err
+	}
+	s.users.Put(id, u, gen)
+	return u.Clone(), nil
 }
 
 // UserByEmail implements account.Store.
@@ -75,6 +85,9 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (*account.User, e
 // with SELECT ... FOR UPDATE, so concurrent updates of one user (on any
 // node) apply one after another and none is lost.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*account.User) error) (*account.User, error) {
+	// After the commit (or rollback), before the notification comes back:
+	// this node reads its own write at once.
+	defer s.users.Invalidate(id)
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, wrap(ctx, "update user", err)
