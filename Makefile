@@ -27,6 +27,8 @@ lint:
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	@# Allocation budgets are counted without -race (which allocates itself).
+	$(GO) test -count=1 -run 'AllocBudget' $(PKGS)
 
 # Benchmarks and the load harness: run by hand, results go to docs/benchmarks.md.
 # `make load LOADFLAGS='-duration 10s -scenarios cookie,revocation'` runs the

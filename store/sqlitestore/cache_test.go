@@ -197,3 +197,21 @@ func heap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// TestNearCache_AllocBudget: a cache hit allocates one copy of the session
+// and nothing else (BenchmarkGet's budget).
+func TestNearCache_AllocBudget(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "s.db"), sqlitestore.Options{})
+	ss := newSession(t, 1)
+	if err := s.Create(ctx, ss); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = s.Get(ctx, ss.ID)
+	if got := testing.AllocsPerRun(200, func() { _, _ = s.Get(ctx, ss.ID) }); got > 1 {
+		t.Fatalf("cached Get: %.0f allocs/op, budget 1", got)
+	}
+}
