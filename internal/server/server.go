@@ -90,6 +90,7 @@ func New(opt Options) (*Server, error) {
 	if s.auditLog == nil {
 		s.auditLog = discard
 	}
+	s.metrics.reg.MustRegister(newCacheCollector(opt.Users, opt.Sessions.Store()))
 	if opt.Tokens != nil {
 		s.serviceGrants()
 	}
