@@ -10,7 +10,13 @@
 // RetryInterval, when a browser next starts a sign-in with it.
 //
 // Flows are stored by the SHA-256 of their state; FlowStore implementations
-// exist in store/memstore and store/sqlitestore (Redis and PostgreSQL ones
-// are to come). Flows never live in process memory only, so any node of a
-// cluster sharing the store can finish a flow another node started.
+// exist in store/memstore, store/sqlitestore and store/pgstore. Flows never
+// live in process memory only, so any node of a cluster sharing the store
+// can finish a flow another node started.
+//
+// Back-channel logout (OpenID Connect Back-Channel Logout 1.0), receiving
+// side: RecordSession notes which local session began from which provider
+// session (the ID token's sid); VerifyLogoutToken checks a logout token
+// strictly and accepts each jti once (LogoutStore); BackChannelLogout ends
+// the local sessions the token names.
 package oidc

@@ -74,6 +74,10 @@ type ProviderConfig struct {
 type Options struct {
 	// Flows keeps started sign-ins. Required.
 	Flows FlowStore
+	// Logouts keeps seen logout-token jtis and which local sessions began
+	// from which provider session. Nil: back-channel logout is off
+	// (VerifyLogoutToken answers ErrLogoutDisabled).
+	Logouts LogoutStore
 	// RedirectURL returns the callback URL registered at the provider for
 	// the named provider. Required.
 	RedirectURL func(provider string) string
@@ -108,7 +112,10 @@ type provider struct {
 type discovered struct {
 	oauth    oauth2.Config
 	verifier *gooidc.IDTokenVerifier
-	issParam bool // authorization_response_iss_parameter_supported
+	// logoutVerifier checks logout tokens: the same keys, algorithms,
+	// issuer and audience, with exp left to VerifyLogoutToken.
+	logoutVerifier *gooidc.IDTokenVerifier
+	issParam       bool // authorization_response_iss_parameter_supported
 }
 
 // NewSet validates cfgs and runs discovery for each provider; a provider
@@ -210,8 +217,9 @@ func (s *Set) discover(ctx context.Context, p *provider) (*discovered, error) {
 			ClientID: p.cfg.ClientID, ClientSecret: p.cfg.ClientSecret, Endpoint: ep,
 			RedirectURL: s.opt.RedirectURL(p.cfg.Name), Scopes: p.cfg.Scopes,
 		},
-		verifier: op.Verifier(&gooidc.Config{ClientID: p.cfg.ClientID, Now: s.opt.Now}),
-		issParam: meta.IssParam,
+		verifier:       op.Verifier(&gooidc.Config{ClientID: p.cfg.ClientID, Now: s.opt.Now}),
+		logoutVerifier: op.Verifier(&gooidc.Config{ClientID: p.cfg.ClientID, Now: s.opt.Now, SkipExpiryCheck: true}),
+		issParam:       meta.IssParam,
 	}
 	p.lastErrs = nil
 	return p.disc, nil
@@ -269,6 +277,9 @@ type Identity struct {
 	Roles            []string
 	OrgID            string
 	HasRoles, HasOrg bool
+	// SessionID is the ID token's sid: the provider's session, named again
+	// by its back-channel logout tokens (see RecordSession). Often empty.
+	SessionID string
 	// ReturnTo is what Start was given.
 	ReturnTo string
 }
@@ -356,6 +367,9 @@ func (s *Set) Callback(ctx context.Context, name string, query url.Values, bindi
 		return nil, fmt.Errorf("%w: sub", ErrIDToken)
 	}
 	id := &Identity{Provider: name, Issuer: idt.Issuer, Subject: idt.Subject, ReturnTo: f.ReturnTo}
+	if sid, _ := claims["sid"].(string); len(sid) <= 256 {
+		id.SessionID = sid
+	}
 	if email, _ := claims[p.cfg.Claims.Email].(string); email != "" && verified(claims["email_verified"]) {
 		id.Email = email
 	}

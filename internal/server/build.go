@@ -16,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/oidc"
+	"github.com/sessiond/sessiond/oidc/provider"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/session"
@@ -119,6 +120,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 	}
 	srv, err = New(Options{
 		OIDC:     sso,
+		Provider: buildProvider(stores, tokens),
 		Gateway:  gw,
 		Sessions: app.Sessions, Accounts: app.Accounts, Users: stores.Users, Ready: stores.Ready, Tokens: tokens,
 		TrustedProxies: cfg.TrustedProxies, Log: log, Audit: audit, AccessLog: cfg.Log.Level == "debug", Pprof: cfg.Admin.Pprof,
@@ -141,7 +143,8 @@ func buildOIDC(ctx context.Context, cfg *config.Config, stores *Stores, log *slo
 	}
 	flows, ok1 := stores.Users.(oidc.FlowStore)
 	ids, ok2 := stores.Users.(oidc.IdentityStore)
-	if !ok1 || !ok2 {
+	logouts, ok3 := stores.Users.(oidc.LogoutStore) // back-channel logout
+	if !ok1 || !ok2 || !ok3 {
 		return nil, errors.New("server: oidc.providers: the users store does not support single sign-on (use sqlite:, postgres: or memory:)")
 	}
 	var pcs []oidc.ProviderConfig
@@ -152,12 +155,23 @@ func buildOIDC(ctx context.Context, cfg *config.Config, stores *Stores, log *slo
 		})
 	}
 	base := strings.TrimSuffix(cfg.BaseURL, "/")
-	set, err := oidc.NewSet(ctx, pcs, oidc.Options{Flows: flows, Log: log,
+	set, err := oidc.NewSet(ctx, pcs, oidc.Options{Flows: flows, Logouts: logouts, Log: log,
 		RedirectURL: func(name string) string { return base + "/v1/oidc/" + name + "/callback" }})
 	if err != nil {
 		return nil, fmt.Errorf("server: oidc.providers: %w", err)
 	}
 	return &OIDC{Providers: set, Identities: ids}, nil
+}
+
+// buildProvider makes sessiond an OpenID Provider when access tokens are on
+// and the users store can keep codes, logins and consents (memory, SQLite,
+// PostgreSQL); nil otherwise.
+func buildProvider(stores *Stores, tokens *Tokens) *ProviderOptions {
+	ps, ok := stores.Users.(provider.Store)
+	if !ok || tokens == nil || stores.Clients == nil {
+		return nil
+	}
+	return &ProviderOptions{Store: ps}
 }
 
 // Close releases every store and background worker.

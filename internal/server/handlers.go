@@ -40,6 +40,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if hash, err := session.ParseToken(old); err == nil {
 			if err := s.opt.Sessions.Destroy(ctx, session.IDFromHash(hash)); err == nil {
 				s.metrics.revoked.WithLabelValues("login_replaced").Inc()
+				s.loggedOut(ctx, session.IDFromHash(hash))
 			}
 		}
 	}
@@ -86,6 +87,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, id *identi
 			s.writeError(w, r, err)
 			return
 		}
+		s.loggedOut(ctx, id.Session.ID)
 		s.opt.Sessions.ClearCookie(w, r)
 	}
 	if id.Bearer != nil && s.opt.Tokens != nil {
@@ -153,6 +155,7 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request, id 
 			s.writeError(w, r, err)
 			return
 		}
+		s.loggedOut(ctx, target)
 	case err == nil || session.IsAuthFailure(err):
 		// Another user's session, or none: the same 404 either way.
 		if s.opt.Tokens == nil {
@@ -214,6 +217,7 @@ func (s *Server) endEverything(r *http.Request, userID, keep string, bump bool, 
 	if err != nil {
 		return err
 	}
+	s.loggedOutUser(ctx, userID, keep)
 	if s.opt.Tokens != nil {
 		if err := s.opt.Tokens.RevokeUser(ctx, userID, keep); err != nil {
 			return err

@@ -170,6 +170,7 @@ type tokenResponse struct {
 	RefreshToken    string `json:"refresh_token,omitempty"`
 	Scope           string `json:"scope,omitempty"`
 	IssuedTokenType string `json:"issued_token_type,omitempty"`
+	IDToken         string `json:"id_token,omitempty"`
 }
 
 func (s *Server) writeToken(w http.ResponseWriter, resp tokenResponse) {

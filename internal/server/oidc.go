@@ -11,7 +11,8 @@ import (
 )
 
 // OIDC enables "sign in with <provider>": GET /v1/oidc/{provider}/start and
-// /callback.
+// /callback, and, when the Set has a LogoutStore, OpenID Connect
+// back-channel logout at POST /v1/oidc/{provider}/backchannel-logout.
 type OIDC struct {
 	// Providers are the configured providers, with their flow store.
 	Providers *oidc.Set
@@ -70,6 +71,9 @@ func (s *Server) oidcRoutes() {
 	}
 	s.mux.HandleFunc("GET /v1/oidc/{provider}/start", s.handleOIDCStart)
 	s.mux.HandleFunc("GET /v1/oidc/{provider}/callback", s.handleOIDCCallback)
+	if s.opt.OIDC.Providers.LogoutEnabled() {
+		s.mux.HandleFunc("POST /v1/oidc/{provider}/backchannel-logout", s.handleOIDCBackChannelLogout)
+	}
 }
 
 func (s *Server) oidcCookieName(r *http.Request) string {
@@ -155,8 +159,16 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 		s.opt.Sessions.ClearCookie(w, r)
 	}
 	sess, tok, err := s.opt.Sessions.Create(ctx, u.ID, session.Meta{IP: s.clientIP(r),
-		UserAgent: truncate(r.UserAgent(), 512), Method: "oidc:" + name})
+		UserAgent: truncate(r.UserAgent(), 512), Method: oidc.SessionMethod(name)})
 	if err != nil {
+		s.oidcFail(w, r, name, err)
+		return
+	}
+	// Remember which provider session this one began from, for
+	// back-channel logout; a session that could not be noted would outlive
+	// the provider's, so it ends at once.
+	if err := s.opt.OIDC.Providers.RecordSession(ctx, id, sess.ID, sess.ExpiresAt); err != nil {
+		_ = s.opt.Sessions.Destroy(ctx, sess.ID)
 		s.oidcFail(w, r, name, err)
 		return
 	}
@@ -178,4 +190,45 @@ func (s *Server) selfURL(r *http.Request) *url.URL {
 		scheme = "https"
 	}
 	return &url.URL{Scheme: scheme, Host: r.Host}
+}
+
+// handleOIDCBackChannelLogout: POST /v1/oidc/{provider}/backchannel-logout,
+// form parameter logout_token (OpenID Connect Back-Channel Logout 1.0 §2.5).
+// A valid token ends the local sessions it names (oidc.Set.BackChannelLogout)
+// and is answered 200; any invalid or replayed token 400 invalid_request, in
+// RFC 6749 §5.2 form; a provider or store that cannot be reached 503. Always
+// Cache-Control: no-store. The token itself is never logged.
+func (s *Server) handleOIDCBackChannelLogout(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("provider")
+	w.Header().Set("Cache-Control", "no-store")
+	form, err := oauthForm(w, r)
+	if err != nil {
+		s.writeOAuthError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	lt, ended, err := s.opt.OIDC.Providers.BackChannelLogout(ctx, name, form.Get("logout_token"), s.opt.OIDC.Identities, s.opt.Sessions)
+	if err != nil {
+		s.log.WarnContext(ctx, "oidc back-channel logout refused", "provider", name, "error", err,
+			"request_id", requestID(ctx))
+		switch {
+		case errors.Is(err, oidc.ErrLogoutReplay):
+			err = oauthErr(http.StatusBadRequest, "invalid_request", "the logout token was used before")
+		case errors.Is(err, oidc.ErrLogoutToken), errors.Is(err, oidc.ErrUnknownProvider), errors.Is(err, oidc.ErrLogoutDisabled):
+			err = oauthErr(http.StatusBadRequest, "invalid_request", "the logout token is not valid")
+		}
+		s.writeOAuthError(w, r, err)
+		return
+	}
+	for _, id := range ended {
+		s.metrics.revoked.WithLabelValues("oidc_backchannel").Inc()
+		s.audit(r, "session.revoked", slog.String("session_id", id), slog.String("reason", "oidc_backchannel_logout"),
+			slog.String("method", oidc.SessionMethod(name)))
+	}
+	s.audit(r, "logout", slog.String("method", "oidc_backchannel:"+name), slog.Int("sessions_ended", len(ended)),
+		slog.Bool("by_sid", lt.SessionID != ""))
+	// Logout travels on: the apps these sessions signed into through
+	// sessiond (as their provider) are told in turn.
+	s.loggedOut(ctx, ended...)
+	w.WriteHeader(http.StatusOK)
 }

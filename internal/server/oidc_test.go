@@ -42,6 +42,7 @@ type ssoEnv struct {
 	url   string
 	op    *oidctest.Provider
 	store *memstore.Store
+	mgr   *session.Manager
 }
 
 func newSSOEnv(t *testing.T) *ssoEnv {
@@ -63,17 +64,18 @@ func newSSOEnv(t *testing.T) *ssoEnv {
 	op.Set(func(p *oidctest.Provider) { p.RedirectURI = hs + "/v1/oidc/idp/callback" })
 	set, err := oidc.NewSet(context.Background(), []oidc.ProviderConfig{{
 		Name: "idp", Issuer: op.Issuer, ClientID: ssoClientID, ClientSecret: ssoClientSecret,
-	}}, oidc.Options{Flows: st, RedirectURL: func(name string) string { return hs + "/v1/oidc/" + name + "/callback" }})
+	}}, oidc.Options{Flows: st, Logouts: st, RedirectURL: func(name string) string { return hs + "/v1/oidc/" + name + "/callback" }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Options{Sessions: mgr, Accounts: acc, Users: st, Log: slog.New(slog.NewTextHandler(io.MultiWriter(tWriter{t}, logBuf), nil)),
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(tWriter{t}, logBuf), nil))
+	s, err := server.New(server.Options{Sessions: mgr, Accounts: acc, Users: st, Log: log, Audit: log,
 		OIDC: &server.OIDC{Providers: set, Identities: st}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h = s
-	return &ssoEnv{t: t, log: logBuf, url: hs, op: op, store: st}
+	return &ssoEnv{t: t, log: logBuf, url: hs, op: op, store: st, mgr: mgr}
 }
 
 // browser is a cookie jar that follows no redirects by itself.

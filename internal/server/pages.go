@@ -216,6 +216,7 @@ func (s *Server) endPresentedSession(r *http.Request) bool {
 	if hash, err := session.ParseToken(old); err == nil {
 		if err := s.opt.Sessions.Destroy(r.Context(), session.IDFromHash(hash)); err == nil {
 			s.metrics.revoked.WithLabelValues("login_replaced").Inc()
+			s.loggedOut(r.Context(), session.IDFromHash(hash))
 		}
 	}
 	return true
@@ -430,6 +431,7 @@ func (p *pages) endDevice(r *http.Request, id *identity, target string) (bool, e
 		if err := p.s.opt.Sessions.Destroy(ctx, target); err != nil && !errors.Is(err, session.ErrNotFound) {
 			return false, err
 		}
+		p.s.loggedOut(ctx, target)
 	case err == nil || session.IsAuthFailure(err):
 		if p.s.opt.Tokens == nil {
 			return false, nil

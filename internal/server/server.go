@@ -49,6 +49,10 @@ type Options struct {
 	AllowedRedirectHosts []string
 	// OIDC enables single sign-on with external OpenID providers. Nil: off.
 	OIDC *OIDC
+	// Provider makes sessiond an OpenID Provider for registered clients
+	// (/v1/authorize, /v1/userinfo, /v1/end-session, back-channel logout).
+	// It needs Tokens. Nil: off.
+	Provider *ProviderOptions
 	// Now is the clock for what the pages show ("5 minutes ago"). Default
 	// time.Now.
 	Now func() time.Time
@@ -70,6 +74,9 @@ type Server struct {
 	// metadata they add to discovery.
 	extraGrants    map[string]grantHandler
 	discoveryExtra map[string]any
+
+	// op is the OpenID Provider (Options.Provider); nil when off.
+	op *opServer
 }
 
 // grantHandler serves one grant_type for an authenticated client.
@@ -132,6 +139,7 @@ func (s *Server) routes() {
 		m.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 		m.HandleFunc("GET /.well-known/openid-configuration", s.handleDiscovery)
 		m.HandleFunc("POST /v1/admin/keys/rotate", s.admin(s.handleRotateKeys))
+		s.providerRoutes()
 	}
 }
 

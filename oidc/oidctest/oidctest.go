@@ -4,11 +4,13 @@
 // redirect URI and PKCE (S256 only) and issues single-use codes. ID tokens
 // are signed with the token package's keys (EdDSA, typ JWT). Hooks let a
 // test bend the ID token or the callback to check that a relying party
-// refuses it.
+// refuses it. Sign and LogoutClaims mint back-channel logout tokens, valid
+// or bent.
 package oidctest
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -61,6 +63,8 @@ type Provider struct {
 
 	srv    *httptest.Server
 	keys   *token.Keys
+	priv   ed25519.PrivateKey // the signing key of keys, for Sign
+	kid    string
 	codes  map[string]grant
 	now    func() time.Time
 	issued []string
@@ -79,10 +83,25 @@ func New(t testing.TB, clientID, clientSecret string) *Provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := keys.Ensure(context.Background()); err != nil {
+	// The signing key is made here, not by the key set, so that Sign can
+	// sign any JWS with it too.
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Provider{ClientID: clientID, ClientSecret: clientSecret, keys: keys, codes: map[string]grant{}, now: time.Now}
+	kid := random()[:16]
+	jwk, _ := json.Marshal(map[string]string{"kty": "OKP", "crv": "Ed25519", "kid": kid, "alg": "EdDSA", "use": "sig",
+		"x": base64.RawURLEncoding.EncodeToString(pub), "d": base64.RawURLEncoding.EncodeToString(priv.Seed())})
+	kj, _ := json.Marshal(map[string]json.RawMessage{"jwk": jwk})
+	key, err := token.UnmarshalKey(kj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.Add(context.Background(), key); err != nil {
+		t.Fatal(err)
+	}
+	p := &Provider{ClientID: clientID, ClientSecret: clientSecret, keys: keys, codes: map[string]grant{}, now: time.Now,
+		priv: priv, kid: kid}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("GET /jwks", p.jwks)
@@ -290,4 +309,38 @@ func BadSignature(signed string) string {
 	sig, _ := base64.RawURLEncoding.DecodeString(signed[i+1:])
 	sig[0] ^= 1
 	return signed[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// LogoutEvent is the events member of a back-channel logout token.
+const LogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+// LogoutClaims returns the claims of a valid back-channel logout token for
+// the provider's client, naming sub and sid (either may be empty): iss,
+// aud, iat (now), exp (in two minutes), a fresh jti and the logout event.
+// Change them, then Sign them.
+func (p *Provider) LogoutClaims(sub, sid string) map[string]any {
+	now := p.now()
+	c := map[string]any{
+		"iss": p.Issuer, "aud": p.ClientID, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(), "jti": random(),
+		"events": map[string]any{LogoutEvent: map[string]any{}},
+	}
+	if sub != "" {
+		c["sub"] = sub
+	}
+	if sid != "" {
+		c["sid"] = sid
+	}
+	return c
+}
+
+// Sign returns a compact JWS of claims, exactly as given, signed with the
+// provider's published key (EdDSA) under the header {alg, kid, typ}; an
+// empty typ leaves typ out.
+func (p *Provider) Sign(typ string, claims map[string]any) string {
+	h := map[string]string{"alg": "EdDSA", "kid": p.kid}
+	if typ != "" {
+		h["typ"] = typ
+	}
+	in := b64(h) + "." + b64(claims)
+	return in + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(p.priv, []byte(in)))
 }

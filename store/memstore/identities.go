@@ -15,6 +15,7 @@ import (
 type identityTables struct {
 	links map[[2]string]string
 	flows map[string]memFlow
+	bcl   bclTables // back-channel logout: oidcbcl.go
 }
 
 type memFlow struct {

@@ -22,6 +22,7 @@ type Store struct {
 	refresh  refreshTables
 	clients  clientTables
 	identity identityTables
+	provider providerTables
 }
 
 var _ session.Backend = (*Store)(nil)

@@ -12,7 +12,7 @@ import (
 )
 
 // usersChannel is the LISTEN/NOTIFY channel a trigger on the users table
-// announces every changed user ID on (migration 00009).
+// announces every changed user ID on (migration 00008).
 const usersChannel = "sessiond_users"
 
 // The near cache of users (UserByID is on every authenticated request: the

@@ -1,0 +1,13 @@
+package memstore_test
+
+import (
+	"testing"
+
+	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/store/memstore"
+	"github.com/sessiond/sessiond/store/storetest"
+)
+
+func TestConformanceProvider(t *testing.T) {
+	storetest.RunProvider(t, func(*testing.T) provider.Store { return memstore.New(nil) })
+}
