@@ -283,7 +283,15 @@ func TestIDTokenAndHint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, raw := range map[string]string{"logout token": lt, "tampered": idt[:len(idt)-2] + "AA", "garbage": "a.b.c"} {
+	// Tampered: one signature character changed for a different one (never
+	// a no-op, whatever the signature is).
+	i := len(idt) - 10
+	flip := byte('A')
+	if idt[i] == 'A' {
+		flip = 'B'
+	}
+	tampered := idt[:i] + string(flip) + idt[i+1:]
+	for name, raw := range map[string]string{"logout token": lt, "tampered": tampered, "garbage": "a.b.c"} {
 		if _, err := f.p.VerifyHint(ctx, raw); !errors.Is(err, provider.ErrInvalidHint) {
 			t.Errorf("%s: %v", name, err)
 		}
