@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,10 +61,14 @@ func (r *recentWrites) has(key string) bool {
 	return true
 }
 
-// writing marks keys before a write is sent (a read racing the write must
-// not cache what it reads either); the writer marks them again when the
-// write returns, so the window runs from the reply.
-func (s *Store) writing(keys ...string) { s.recent.mark(keys...) }
+// ownWrite marks keys as written by this process; use it as
+// defer s.ownWrite(keys...)(). The mark is set before the write is sent (a
+// read racing the write must not cache what it reads either) and set again
+// when the write returns, so that the window runs from the reply.
+func (s *Store) ownWrite(keys ...string) func() {
+	s.recent.mark(keys...)
+	return func() { s.recent.mark(keys...) }
+}
 
 // cachedGet is GET key through the near cache, unless this process wrote
 // key within ownWriteWindow.
@@ -75,20 +80,19 @@ func (s *Store) cachedGet(ctx context.Context, key string) rueidis.RedisResult {
 	return s.c.DoCache(ctx, get.Cache(), cacheTTL)
 }
 
-// cachedGets is cachedGet for several keys (named by name(id)), in one
-// round trip per node on a miss.
-func (s *Store) cachedGets(ctx context.Context, ids []string, name func(string) string) []rueidis.RedisResult {
-	cmds := make([]rueidis.CacheableTTL, len(ids))
-	for i, id := range ids {
-		key := name(id)
-		if s.recent.has(key) {
-			out := make([]rueidis.RedisResult, len(ids))
-			for j, id := range ids {
-				out[j] = s.cachedGet(ctx, name(id))
-			}
-			return out
+// cachedGets is cachedGet for several keys, in one round trip per node on
+// a miss.
+func (s *Store) cachedGets(ctx context.Context, keys []string) []rueidis.RedisResult {
+	if slices.ContainsFunc(keys, s.recent.has) {
+		out := make([]rueidis.RedisResult, len(keys))
+		for i, k := range keys {
+			out[i] = s.cachedGet(ctx, k)
 		}
-		cmds[i] = rueidis.CT(s.c.B().Get().Key(key).Cache(), cacheTTL)
+		return out
+	}
+	cmds := make([]rueidis.CacheableTTL, len(keys))
+	for i, k := range keys {
+		cmds[i] = rueidis.CT(s.c.B().Get().Key(k).Cache(), cacheTTL)
 	}
 	return s.c.DoMultiCache(ctx, cmds...)
 }

@@ -356,59 +356,7 @@ func (s *Store) Families(ctx context.Context, userID string) ([]*refresh.Family,
 // entries. It returns the IDs of the live families it deleted. Families
 // created while it runs may survive it, as if created after.
 func (s *Store) RevokeFamilies(ctx context.Context, userID, keep string) ([]string, error) {
-	const op = "revoke families"
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
-	}
-	idx := s.familiesKey(userID)
-	zs, err := s.zscores(ctx, idx)
-	if err != nil {
-		return nil, s.wrap(ctx, op, err)
-	}
-	now := ms(s.now())
-	calls := make([]scriptCall, 0, len(zs))
-	members := make([]rueidis.ZScore, 0, len(zs))
-	for _, z := range zs {
-		if z.Member == keep {
-			continue
-		}
-		calls = append(calls, scriptCall{key: s.familyKey(z.Member), args: []string{itoa(now), userID}})
-		members = append(members, z)
-	}
-	if len(calls) == 0 {
-		return nil, nil
-	}
-	var ids []string
-	var fix indexFix
-	var firstErr error
-	for i, r := range deleteFamilyScript.execMulti(ctx, s.c, calls) {
-		z := members[i]
-		v, err := r.AsInt64()
-		switch {
-		case rueidis.IsRedisNil(err): // gone already
-			if int64(z.Score) <= now {
-				fix.stale = append(fix.stale, z.Member)
-			}
-		case err != nil:
-			if firstErr == nil {
-				firstErr = err
-			}
-		case v == -1: // another user's family: not ours to delete
-			fix.remove = append(fix.remove, z.Member)
-		default: // deleted: 1 if it was live, 0 if already past its deadline
-			if v == 1 {
-				ids = append(ids, z.Member)
-			}
-			fix.remove = append(fix.remove, z.Member)
-		}
-	}
-	if err := s.fixIndex(ctx, idx, now, fix); err != nil && firstErr == nil {
-		firstErr = err
-	}
-	if firstErr != nil {
-		return ids, s.wrap(ctx, op, firstErr)
-	}
-	return ids, nil
+	return s.deleteIndexed(ctx, "revoke families", s.familiesKey(userID), userID, keep, s.familyKey, deleteFamilyScript)
 }
 
 // SetFamilyData implements refresh.Index with a compare-and-set script on
@@ -429,8 +377,7 @@ func (s *Store) Deny(ctx context.Context, key string, until time.Time) error {
 	if u <= ms(s.now()) {
 		return nil
 	}
-	s.writing(s.denyKey(key))
-	defer s.recent.mark(s.denyKey(key))
+	defer s.ownWrite(s.denyKey(key))()
 	if err := denyScript.exec(ctx, s.c, s.denyKey(key), itoa(u)).Error(); err != nil {
 		return s.wrap(ctx, op, err)
 	}
@@ -463,7 +410,11 @@ func (s *Store) Denied(ctx context.Context, keys ...string) (bool, error) {
 		return true, nil
 	}
 	var errs []error
-	for _, r := range s.cachedGets(ctx, keys, s.denyKey) {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = s.denyKey(k)
+	}
+	for _, r := range s.cachedGets(ctx, names) {
 		err := r.Error()
 		if rueidis.IsRedisNil(err) {
 			continue

@@ -141,14 +141,7 @@ return 1
 //
 // Returns nil when there was no session, -1 when it belongs to another user
 // (kept), else 1 if it was live or 0 if it was already past its deadline.
-var deleteScript = newScript(luaRecord + `
-local s = redis.call('GET', KEYS[1])
-if not s then return false end
-if owner(s) ~= ARGV[2] then return -1 end
-redis.call('DEL', KEYS[1])
-if deadline(s) <= tonumber(ARGV[1]) then return 0 end
-return 1
-`)
+var deleteScript = newScript(luaRecord + deleteOwned)
 
 // indexCleanScript removes members from an index.
 //
@@ -303,14 +296,18 @@ return 1
 //
 // Returns nil when there was no family, -1 when it belongs to another user
 // (kept), else 1 if it was live or 0 if it was already past its deadline.
-var deleteFamilyScript = newScript(luaFamily + `
+var deleteFamilyScript = newScript(luaFamily + deleteOwned)
+
+// deleteOwned is the body of deleteScript and deleteFamilyScript, after the
+// prelude that defines owner() and deadline() for the record's layout.
+const deleteOwned = `
 local s = redis.call('GET', KEYS[1])
 if not s then return false end
 if owner(s) ~= ARGV[2] then return -1 end
 redis.call('DEL', KEYS[1])
 if deadline(s) <= tonumber(ARGV[1]) then return 0 end
 return 1
-`)
+`
 
 // denyScript adds a denylist entry, keeping the later of an existing
 // entry's expiry and the new one: the entry is the key's existence, its

@@ -37,8 +37,7 @@ func (s *Store) Create(ctx context.Context, ss *session.Session) error {
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	s.writing(s.sessionKey(ss.ID))
-	defer s.recent.mark(s.sessionKey(ss.ID))
+	defer s.ownWrite(s.sessionKey(ss.ID))()
 	dl := deadlineMS(ss)
 	set := s.c.B().Set().Key(s.sessionKey(ss.ID)).Value(rueidis.BinaryString(rec)).Nx().PxatMillisecondsTimestamp(dl).Build()
 	if dl <= ms(s.now()) {
@@ -120,8 +119,7 @@ func (s *Store) Touch(ctx context.Context, id string, lastSeen, idleExpires time
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	s.writing(s.sessionKey(id))
-	defer s.recent.mark(s.sessionKey(id))
+	defer s.ownWrite(s.sessionKey(id))()
 	arr, err := touchScript.exec(ctx, s.c, s.sessionKey(id),
 		packInt64(ms(lastSeen), ms(idleExpires)), itoa(ms(idleExpires)), itoa(ms(s.now()))).ToArray()
 	if rueidis.IsRedisNil(err) {
@@ -157,8 +155,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	s.writing(s.sessionKey(id))
-	defer s.recent.mark(s.sessionKey(id))
+	defer s.ownWrite(s.sessionKey(id))()
 	v, err := s.c.Do(ctx, s.c.B().Getdel().Key(s.sessionKey(id)).Build()).ToString()
 	if rueidis.IsRedisNil(err) {
 		return notFound(op)
@@ -321,37 +318,44 @@ func (s *Store) fixIndex(ctx context.Context, idx string, now int64, f indexFix)
 // script on its own slot, pipelined), then removes their index entries.
 // Sessions created while it runs may survive it, as if created after it.
 func (s *Store) DeleteByUser(ctx context.Context, userID, keep string) (int, error) {
-	const op = "delete user sessions"
+	ids, err := s.deleteIndexed(ctx, "delete user sessions", s.indexKey(userID), userID, keep, s.sessionKey, deleteScript)
+	return len(ids), err
+}
+
+// deleteIndexed deletes every record listed in the user's index idx but
+// keep that still belongs to userID: sc (deleteScript or
+// deleteFamilyScript) runs on each record key (named by key(member)), each
+// on its own slot, pipelined; then the index is repaired. It returns the
+// IDs of the records that were live when deleted.
+func (s *Store) deleteIndexed(ctx context.Context, op, idx, userID, keep string, key func(string) string, sc *script) ([]string, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("redisstore: %s: %w", op, err)
+		return nil, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	zs, err := s.index(ctx, userID)
+	zs, err := s.zscores(ctx, idx)
 	if err != nil {
-		return 0, s.wrap(ctx, op, err)
+		return nil, s.wrap(ctx, op, err)
 	}
 	now := ms(s.now())
 	calls := make([]scriptCall, 0, len(zs))
 	members := make([]rueidis.ZScore, 0, len(zs))
+	keys := make([]string, 0, len(zs))
 	for _, z := range zs {
 		if z.Member == keep {
 			continue
 		}
-		calls = append(calls, scriptCall{key: s.sessionKey(z.Member), args: []string{itoa(now), userID}})
+		k := key(z.Member)
+		calls = append(calls, scriptCall{key: k, args: []string{itoa(now), userID}})
 		members = append(members, z)
+		keys = append(keys, k)
 	}
 	if len(calls) == 0 {
-		return 0, nil
+		return nil, nil
 	}
-	keys := make([]string, len(calls))
-	for i, c := range calls {
-		keys[i] = c.key
-	}
-	s.writing(keys...)
-	defer s.recent.mark(keys...)
-	n := 0
+	defer s.ownWrite(keys...)()
+	var ids []string
 	var fix indexFix
 	var firstErr error
-	for i, r := range deleteScript.execMulti(ctx, s.c, calls) {
+	for i, r := range sc.execMulti(ctx, s.c, calls) {
 		z := members[i]
 		v, err := r.AsInt64()
 		switch {
@@ -363,20 +367,22 @@ func (s *Store) DeleteByUser(ctx context.Context, userID, keep string) (int, err
 			if firstErr == nil {
 				firstErr = err
 			}
-		case v == -1: // another user's session: not ours to delete
+		case v == -1: // another user's record: not ours to delete
 			fix.remove = append(fix.remove, z.Member)
 		default: // deleted: 1 if it was live, 0 if already past its deadline
-			n += int(v)
+			if v == 1 {
+				ids = append(ids, z.Member)
+			}
 			fix.remove = append(fix.remove, z.Member)
 		}
 	}
-	if err := s.fixIndex(ctx, s.indexKey(userID), now, fix); err != nil && firstErr == nil {
+	if err := s.fixIndex(ctx, idx, now, fix); err != nil && firstErr == nil {
 		firstErr = err
 	}
 	if firstErr != nil {
-		return n, s.wrap(ctx, op, firstErr)
+		return ids, s.wrap(ctx, op, firstErr)
 	}
-	return n, nil
+	return ids, nil
 }
 
 // SetData implements session.DataStore with a compare-and-set script: the
@@ -391,8 +397,7 @@ func (s *Store) setData(ctx context.Context, op string, sc *script, key string, 
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	s.writing(key)
-	defer s.recent.mark(key)
+	defer s.ownWrite(key)()
 	r, err := sc.exec(ctx, s.c, key,
 		packInt64(expect), packInt64(expect+1), rueidis.BinaryString(data), itoa(ms(s.now()))).AsInt64()
 	if err != nil {
