@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,16 +25,19 @@ const usersChannel = "sessiond_users"
 // deployments that want them near put sessions in Redis.
 
 // listenLoop keeps a LISTEN connection open and applies notifications.
+// Why a connection failed does not matter here: the pool's own errors
+// surface on requests and in readiness. A connection that got as far as
+// LISTEN resets the backoff.
 func (s *Store) listenLoop(ctx context.Context, cfg *pgx.ConnConfig) {
 	defer s.done.Done()
-	backoff := 50 * time.Millisecond
-	for ctx.Err() == nil {
-		err := s.listen(ctx, cfg)
+	const first = 50 * time.Millisecond
+	backoff := first
+	for {
+		listened := s.listen(ctx, cfg)
 		s.users.Suspend()
-		if ctx.Err() != nil {
-			return
+		if listened {
+			backoff = first
 		}
-		_ = err // the pool's own errors surface on requests; readiness says the rest
 		select {
 		case <-ctx.Done():
 			return
@@ -45,17 +47,18 @@ func (s *Store) listenLoop(ctx context.Context, cfg *pgx.ConnConfig) {
 	}
 }
 
-// listen runs one LISTEN session until it fails or ctx ends.
-func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig) error {
+// listen runs one LISTEN session until it fails or ctx ends, and reports
+// whether it was listening at all.
+func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig) bool {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	conn, err := pgx.ConnectConfig(cctx, cfg)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("pgstore: listen: %w", err)
+		return false
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "LISTEN "+usersChannel); err != nil {
-		return fmt.Errorf("pgstore: listen: %w", err)
+		return false
 	}
 	// Anything changed before LISTEN took effect was never cached (the
 	// cache was suspended); from here on every change is announced.
@@ -63,7 +66,7 @@ func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig) error {
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
-			return fmt.Errorf("pgstore: listen: %w", err)
+			return true
 		}
 		if n.Channel == usersChannel {
 			s.users.Invalidate(n.Payload)
