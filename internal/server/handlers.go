@@ -36,14 +36,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	// End whatever session came along, valid or not: the new one never
 	// inherits an ID the client chose or held before.
-	if old := s.opt.Sessions.CookieToken(r); old != "" {
-		if hash, err := session.ParseToken(old); err == nil {
-			if err := s.opt.Sessions.Destroy(ctx, session.IDFromHash(hash)); err == nil {
-				s.metrics.revoked.WithLabelValues("login_replaced").Inc()
-				s.loggedOut(ctx, session.IDFromHash(hash))
-			}
-		}
-	}
+	s.endPresentedSession(r)
 	ip := s.clientIP(r)
 	u, err := s.opt.Accounts.Authenticate(ctx, req.Email, req.Password, ip)
 	if err != nil {

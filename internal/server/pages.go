@@ -206,8 +206,9 @@ func (p *pages) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // endPresentedSession ends the session whose cookie came with r, valid or
-// not, exactly as POST /v1/login does: a new session never inherits an ID the
-// client held before (no fixation). It reports whether a cookie came along.
+// not, for every login (POST /v1/login, the login page, the SSO callback): a
+// new session never inherits an ID the client held before (no fixation). It
+// reports whether a cookie came along.
 func (s *Server) endPresentedSession(r *http.Request) bool {
 	old := s.opt.Sessions.CookieToken(r)
 	if old == "" {
