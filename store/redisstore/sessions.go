@@ -176,11 +176,6 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// index returns the members of the user's index with their scores.
-func (s *Store) index(ctx context.Context, userID string) ([]rueidis.ZScore, error) {
-	return s.zscores(ctx, s.indexKey(userID))
-}
-
 // zscores returns the members of the sorted set idx with their scores.
 func (s *Store) zscores(ctx context.Context, idx string) ([]rueidis.ZScore, error) {
 	return s.c.Do(ctx, s.c.B().Zrange().Key(idx).Min("0").Max("-1").Withscores().Build()).AsZScores()
