@@ -105,7 +105,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 			go rotateEvery(bg, tokens.Keys, p, log)
 		}
 	}
-	gw, err := NewGateway(cfg.Gateway, GatewayOptions{BaseURL: cfg.BaseURL})
+	gw, err := NewGateway(cfg.Gateway, GatewayOptions{})
 	if err == nil && gw.NeedsTokens() && tokens == nil {
 		err = errors.New("server: gateway.routes: internal_jwt needs access tokens, which this session store cannot back")
 	}
@@ -126,6 +126,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 		TrustedProxies: cfg.TrustedProxies, Log: log, Audit: audit, AccessLog: cfg.Log.Level == "debug", Pprof: cfg.Admin.Pprof,
 		Branding:             Branding{Name: cfg.Branding.Name, LogoURL: cfg.Branding.LogoURL, PrimaryColor: cfg.Branding.PrimaryColor},
 		AllowedRedirectHosts: cfg.Gateway.AllowedRedirectHosts,
+		BaseURL:              cfg.BaseURL,
 	})
 	if err != nil {
 		app.Close()

@@ -193,9 +193,12 @@ func (c *client) do(method, path string, body any, hdr ...string) *resp {
 		req.Header.Set("Authorization", "Bearer "+c.bearerTok)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
-		if hdr[i+1] == "" {
+		switch {
+		case hdr[i] == "Host":
+			req.Host = hdr[i+1]
+		case hdr[i+1] == "":
 			req.Header.Del(hdr[i])
-		} else {
+		default:
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
 	}

@@ -46,7 +46,6 @@ const internalTokenTTL = 60 * time.Second
 type Gateway struct {
 	policy  *gateway.Policy
 	routes  []*proxyRoute // longest prefix first, host-specific before any-host
-	base    *url.URL      // nil: the login page is relative to the request
 	recheck time.Duration
 	fold    bool // gateway.case_insensitive_paths
 }
@@ -54,10 +53,6 @@ type Gateway struct {
 // GatewayOptions are the parts of a Gateway that do not come from the
 // gateway.* keys.
 type GatewayOptions struct {
-	// BaseURL is sessiond's external URL (base_url): browsers are sent to
-	// its /login, and a return address on its origin is allowed. Empty:
-	// /login on the origin the request reached.
-	BaseURL string
 	// Recheck is how often a proxied WebSocket re-checks its credential.
 	// Default DefaultRecheck.
 	Recheck time.Duration
@@ -83,13 +78,6 @@ func NewGateway(cfg config.Gateway, opt GatewayOptions) (*Gateway, error) {
 	g := &Gateway{recheck: opt.Recheck, fold: cfg.CaseInsensitivePaths}
 	if g.recheck <= 0 {
 		g.recheck = DefaultRecheck
-	}
-	if opt.BaseURL != "" {
-		u, err := url.Parse(opt.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("server: gateway: base_url %q is not an absolute http(s) URL", opt.BaseURL)
-		}
-		g.base = &url.URL{Scheme: u.Scheme, Host: u.Host, Path: strings.TrimSuffix(u.Path, "/")}
 	}
 	popt := gateway.Options{CaseInsensitivePaths: cfg.CaseInsensitivePaths}
 	rules := make([]gateway.Rule, 0, len(cfg.Policies))
@@ -166,6 +154,21 @@ func (g *Gateway) NeedsTokens() bool {
 		}
 	}
 	return false
+}
+
+// checkPrefix refuses a route under base_url's path prefix: sessiond
+// serves its own routes there (see origin.route), so the route would never
+// be reached. g may be nil.
+func (g *Gateway) checkPrefix(prefix string) error {
+	if g == nil || prefix == "" {
+		return nil
+	}
+	for _, r := range g.routes {
+		if gateway.HasPathPrefix(r.prefix, prefix, true) {
+			return fmt.Errorf("server: gateway.routes: path_prefix %q lies under base_url's path %q, where sessiond serves itself", r.prefix, prefix)
+		}
+	}
+	return nil
 }
 
 // configRule reads the policy fields of a policy or route.
@@ -357,7 +360,7 @@ func (s *Server) handleAuthz(g *Gateway) http.HandlerFunc {
 		id, err := s.gatewayCheck(r, rule, o.method, o.rawHost, o.path)
 		if err != nil {
 			if o.bare && isUnauthorized(err) && wantsHTML(r) {
-				if loc, ok := s.loginRedirect(g, r, r.URL.Query().Get("rd")); ok {
+				if loc, ok := s.loginRedirect(r.URL.Query().Get("rd")); ok {
 					w.Header().Set("Location", loc)
 					w.WriteHeader(http.StatusFound)
 					return
@@ -394,29 +397,17 @@ func wantsHTML(r *http.Request) bool {
 	return false
 }
 
-// loginRedirect returns the login page's URL with return_to=rd, when rd
-// is an allowed return address (safeRedirect).
-func (s *Server) loginRedirect(g *Gateway, r *http.Request, rd string) (string, bool) {
+// loginRedirect returns the login page's URL (absolute, under base_url)
+// with return_to=rd, when rd is an allowed return address.
+func (s *Server) loginRedirect(rd string) (string, bool) {
 	if rd == "" {
 		return "", false
 	}
-	self := g.base
-	if self == nil {
-		scheme := "http"
-		if s.isTLS(r) {
-			scheme = "https"
-		}
-		self = &url.URL{Scheme: scheme, Host: r.Host}
-	}
-	to, ok := safeRedirect(rd, s.opt.AllowedRedirectHosts, self)
+	to, ok := s.origin.returnTo(rd, s.opt.AllowedRedirectHosts)
 	if !ok {
 		return "", false
 	}
-	login := "/login?return_to=" + url.QueryEscape(to)
-	if g.base != nil {
-		login = g.base.Scheme + "://" + g.base.Host + g.base.Path + login
-	}
-	return login, true
+	return s.origin.abs("/login?return_to=" + url.QueryEscape(to)), true
 }
 
 var errDenied = errf(codeForbidden, "access denied by policy")

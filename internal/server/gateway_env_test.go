@@ -21,7 +21,7 @@ type gwEnvOptions struct {
 	envOptions
 	gateway config.Gateway
 	allowed []string      // AllowedRedirectHosts
-	baseURL string        // GatewayOptions.BaseURL
+	baseURL string        // Options.BaseURL
 	recheck time.Duration // GatewayOptions.Recheck
 }
 
@@ -30,12 +30,12 @@ type gwEnvOptions struct {
 func newGatewayEnv(t *testing.T, opt gwEnvOptions) *env {
 	t.Helper()
 	e := newEnv(t, opt.envOptions)
-	gw, err := server.NewGateway(opt.gateway, server.GatewayOptions{BaseURL: opt.baseURL, Recheck: opt.recheck})
+	gw, err := server.NewGateway(opt.gateway, server.GatewayOptions{Recheck: opt.recheck})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, err := server.New(server.Options{Sessions: e.sessions, Accounts: e.accounts, Users: e.store, Tokens: e.tokens,
-		Ready: opt.ready, TrustedProxies: opt.trusted, AllowedRedirectHosts: opt.allowed, Gateway: gw})
+		Ready: opt.ready, TrustedProxies: opt.trusted, AllowedRedirectHosts: opt.allowed, Gateway: gw, BaseURL: opt.baseURL})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		r = r.WithContext(context.WithValue(r.Context(), keyRequestID, id))
+		r = s.origin.route(r.WithContext(context.WithValue(r.Context(), keyRequestID, id)))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 
 	"github.com/sessiond/sessiond/oidc"
 	"github.com/sessiond/sessiond/session"
@@ -90,16 +89,13 @@ func (s *Server) oidcFail(w http.ResponseWriter, r *http.Request, provider strin
 		"request_id", requestID(r.Context()))
 	s.audit(r, "login.failure", slog.String("method", "oidc:"+provider), slog.String("reason", key))
 	w.Header().Set("Cache-Control", "no-store")
-	seeOther(w, "/login?error="+key)
+	seeOther(w, s.origin.url("/login?error="+key))
 }
 
 // handleOIDCStart: GET /v1/oidc/{provider}/start[?return_to=].
 func (s *Server) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("provider")
-	var ret string
-	if raw := r.URL.Query().Get("return_to"); raw != "" {
-		ret, _ = safeRedirect(raw, s.opt.AllowedRedirectHosts, s.selfURL(r))
-	}
+	ret := s.returnTo(r.URL.Query().Get("return_to"))
 	binding := ""
 	if c, err := r.Cookie(s.oidcCookieName(r)); err == nil && validBinding(c.Value) {
 		binding = c.Value // other tabs' flows stay bound to the same browser
@@ -112,7 +108,7 @@ func (s *Server) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	secure := s.isTLS(r)
-	http.SetCookie(w, &http.Cookie{Name: s.oidcCookieName(r), Value: binding, Path: "/",
+	http.SetCookie(w, &http.Cookie{Name: s.oidcCookieName(r), Value: binding, Path: s.origin.cookiePath(secure),
 		MaxAge: int(oidc.DefaultFlowTTL.Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 	w.Header().Set("Cache-Control", "no-store")
 	seeOther(w, to)
@@ -176,20 +172,7 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	s.audit(r, "session.created", slog.String("user_id", u.ID), slog.String("session_id", sess.ID),
 		slog.String("method", "oidc:"+name))
 	s.opt.Sessions.SetCookie(w, r, sess, tok)
-	ret := ""
-	if id.ReturnTo != "" {
-		ret, _ = safeRedirect(id.ReturnTo, s.opt.AllowedRedirectHosts, s.selfURL(r))
-	}
-	seeOther(w, orAccount(ret))
-}
-
-// selfURL is the origin the browser reached.
-func (s *Server) selfURL(r *http.Request) *url.URL {
-	scheme := "http"
-	if s.isTLS(r) {
-		scheme = "https"
-	}
-	return &url.URL{Scheme: scheme, Host: r.Host}
+	seeOther(w, s.orAccount(s.returnTo(id.ReturnTo)))
 }
 
 // handleOIDCBackChannelLogout: POST /v1/oidc/{provider}/backchannel-logout,

@@ -58,7 +58,7 @@ type pages struct {
 
 // pageRoutes adds the HTML pages and their assets to the mux.
 func (s *Server) pageRoutes() {
-	p := &pages{s: s, site: web.New(web.Config{Branding: s.opt.Branding, FormTargets: s.opt.AllowedRedirectHosts})}
+	p := &pages{s: s, site: s.newSite()}
 	m := s.mux
 	assets := p.site.Assets()
 	m.Handle("GET "+web.StylePath, assets)
@@ -87,26 +87,18 @@ func (p *pages) now() time.Time {
 	return time.Now()
 }
 
-// self is the origin the browser reached: same-origin return addresses may
-// name it in full.
-func (p *pages) self(r *http.Request) *url.URL {
-	scheme := "http"
-	if p.s.isTLS(r) {
-		scheme = "https"
-	}
-	return &url.URL{Scheme: scheme, Host: r.Host}
+// newSite is the HTML pages' renderer, its links under base_url's path.
+func (s *Server) newSite() *web.Site {
+	return web.New(web.Config{Branding: s.opt.Branding, FormTargets: s.opt.AllowedRedirectHosts, Prefix: s.origin.prefix})
 }
 
-// returnTo is the return address raw names, as safeRedirect allows and
-// normalises it, or "" when it is refused.
-func (p *pages) returnTo(r *http.Request, raw string) string {
+// returnTo is the return address raw names, as origin.returnTo allows and
+// normalises it, or "" when it is empty or refused.
+func (s *Server) returnTo(raw string) string {
 	if raw == "" {
 		return ""
 	}
-	to, ok := safeRedirect(raw, p.s.opt.AllowedRedirectHosts, p.self(r))
-	if !ok {
-		return ""
-	}
+	to, _ := s.origin.returnTo(raw, s.opt.AllowedRedirectHosts)
 	return to
 }
 
@@ -119,10 +111,10 @@ func seeOther(w http.ResponseWriter, location string) {
 // on to the return address.
 func (p *pages) loginForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	ret := p.returnTo(r, q.Get("return_to"))
+	ret := p.s.returnTo(q.Get("return_to"))
 	if p.s.opt.Sessions.CookieToken(r) != "" {
 		if _, err := p.cookieIdentity(r); err == nil {
-			seeOther(w, orAccount(ret))
+			seeOther(w, p.s.orAccount(ret))
 			return
 		} else if errors.Is(err, errUnauthorized) {
 			p.s.opt.Sessions.ClearCookie(w, r)
@@ -131,9 +123,10 @@ func (p *pages) loginForm(w http.ResponseWriter, r *http.Request) {
 	p.renderLogin(w, r, http.StatusOK, web.LoginPage{ReturnTo: ret, CSRFToken: p.loginToken(w, r), Notice: loginNotices[q.Get("done")], Error: oidcErrors[q.Get("error")]})
 }
 
-func orAccount(ret string) string {
+// orAccount is ret, or the account page when there is none.
+func (s *Server) orAccount(ret string) string {
 	if ret == "" {
-		return "/account"
+		return s.origin.url("/account")
 	}
 	return ret
 }
@@ -150,7 +143,7 @@ func (p *pages) login(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	email, password := f.Get("email"), f.Get("password")
-	page := web.LoginPage{Email: email, ReturnTo: p.returnTo(r, f.Get("return_to"))}
+	page := web.LoginPage{Email: email, ReturnTo: p.s.returnTo(f.Get("return_to"))}
 	if tok, ok := p.checkLoginToken(r, f.Get("csrf_token")); ok {
 		page.CSRFToken = tok
 	} else {
@@ -202,7 +195,7 @@ func (p *pages) login(w http.ResponseWriter, r *http.Request) {
 	p.s.audit(r, "session.created", slog.String("user_id", u.ID), slog.String("session_id", sess.ID), slog.String("via", "form"))
 	p.s.opt.Sessions.SetCookie(w, r, sess, tok)
 	p.clearLoginToken(w, r)
-	seeOther(w, orAccount(page.ReturnTo))
+	seeOther(w, p.s.orAccount(page.ReturnTo))
 }
 
 // endPresentedSession ends the session whose cookie came with r, valid or
@@ -230,6 +223,10 @@ func (p *pages) loginCookieName(r *http.Request) string {
 	return loginCookie
 }
 
+func (p *pages) loginCookiePath(r *http.Request) string {
+	return p.s.origin.cookiePath(p.s.isTLS(r))
+}
+
 // loginToken returns the browser's login CSRF token, setting a new one when
 // it has none.
 func (p *pages) loginToken(w http.ResponseWriter, r *http.Request) string {
@@ -243,7 +240,7 @@ func (p *pages) setLoginToken(w http.ResponseWriter, r *http.Request) string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
-	http.SetCookie(w, &http.Cookie{Name: p.loginCookieName(r), Value: tok, Path: "/", MaxAge: int(loginCookieMaxAge / time.Second),
+	http.SetCookie(w, &http.Cookie{Name: p.loginCookieName(r), Value: tok, Path: p.loginCookiePath(r), MaxAge: int(loginCookieMaxAge / time.Second),
 		HttpOnly: true, Secure: p.s.isTLS(r), SameSite: http.SameSiteStrictMode})
 	return tok
 }
@@ -252,7 +249,7 @@ func (p *pages) clearLoginToken(w http.ResponseWriter, r *http.Request) {
 	if _, err := r.Cookie(p.loginCookieName(r)); err != nil {
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: p.loginCookieName(r), Value: "", Path: "/", MaxAge: -1,
+	http.SetCookie(w, &http.Cookie{Name: p.loginCookieName(r), Value: "", Path: p.loginCookiePath(r), MaxAge: -1,
 		HttpOnly: true, Secure: p.s.isTLS(r), SameSite: http.SameSiteStrictMode})
 }
 
@@ -307,7 +304,7 @@ func (p *pages) session(w http.ResponseWriter, r *http.Request) (*identity, bool
 	if p.s.opt.Sessions.CookieToken(r) != "" {
 		p.s.opt.Sessions.ClearCookie(w, r)
 	}
-	seeOther(w, "/login?return_to=%2Faccount")
+	seeOther(w, p.s.origin.url("/login?return_to="+url.QueryEscape(p.s.origin.url("/account"))))
 	return nil, false
 }
 
@@ -403,7 +400,7 @@ func toDevice(d deviceView) web.Device {
 func (p *pages) signOut(w http.ResponseWriter, r *http.Request, id *identity) {
 	target := r.PostForm.Get("device")
 	if target == "" || len(target) > 256 {
-		seeOther(w, "/account?done=gone")
+		seeOther(w, p.s.origin.url("/account?done=gone"))
 		return
 	}
 	ended, err := p.endDevice(r, id, target)
@@ -414,11 +411,11 @@ func (p *pages) signOut(w http.ResponseWriter, r *http.Request, id *identity) {
 	switch {
 	case target == id.Session.ID:
 		p.s.opt.Sessions.ClearCookie(w, r)
-		seeOther(w, "/login?done=signed-out")
+		seeOther(w, p.s.origin.url("/login?done=signed-out"))
 	case !ended:
-		seeOther(w, "/account?done=gone")
+		seeOther(w, p.s.origin.url("/account?done=gone"))
 	default:
-		seeOther(w, "/account?done=device")
+		seeOther(w, p.s.origin.url("/account?done=device"))
 	}
 }
 
@@ -455,7 +452,7 @@ func (p *pages) signOutOthers(w http.ResponseWriter, r *http.Request, id *identi
 		p.fail(w, r, err)
 		return
 	}
-	seeOther(w, "/account?done=others")
+	seeOther(w, p.s.origin.url("/account?done=others"))
 }
 
 // signOutEverywhere: POST /account/sign-out-everywhere, as DELETE
@@ -467,7 +464,7 @@ func (p *pages) signOutEverywhere(w http.ResponseWriter, r *http.Request, id *id
 		return
 	}
 	p.s.opt.Sessions.ClearCookie(w, r)
-	seeOther(w, "/login?done=signed-out-everywhere")
+	seeOther(w, p.s.origin.url("/login?done=signed-out-everywhere"))
 }
 
 // changePassword: POST /account/password, as POST /v1/password: every other
@@ -505,13 +502,13 @@ func (p *pages) changePassword(w http.ResponseWriter, r *http.Request, id *ident
 		return
 	}
 	p.s.opt.Sessions.SetCookie(w, r, ns, tok)
-	seeOther(w, "/account?done=password")
+	seeOther(w, p.s.origin.url("/account?done=password"))
 }
 
 func (p *pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, page web.LoginPage) {
 	if o := p.s.opt.OIDC; o != nil && o.Providers != nil {
 		for _, name := range o.Providers.Names() {
-			u := "/v1/oidc/" + url.PathEscape(name) + "/start"
+			u := p.s.origin.url("/v1/oidc/" + url.PathEscape(name) + "/start")
 			if page.ReturnTo != "" {
 				u += "?return_to=" + url.QueryEscape(page.ReturnTo)
 			}
@@ -545,9 +542,9 @@ func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (p *pages) errorPage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
-	back, label := "/account", "Back to your account"
+	back, label := p.s.origin.url("/account"), "Back to your account"
 	if strings.HasPrefix(r.URL.Path, "/login") {
-		back, label = "/login", "Back to sign in"
+		back, label = p.s.origin.url("/login"), "Back to sign in"
 	}
 	if err := p.site.RenderError(w, status, web.ErrorPage{Title: title, Message: msg, Back: back, BackLabel: label}); err != nil {
 		p.s.log.ErrorContext(r.Context(), "render error page", slog.Any("error", err))

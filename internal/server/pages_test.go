@@ -27,20 +27,27 @@ type pageEnvOptions struct {
 }
 
 // newPageEnv is newEnv with the pages' options set: the same stores, clock
-// and services, served by a server built with branding and an allow-list.
+// and services, served by a server built with branding and an allow-list,
+// its base URL the address it listens on (as base_url defaults to).
 func newPageEnv(t *testing.T, opt pageEnvOptions) *env {
 	t.Helper()
 	e := newEnv(t, opt.envOptions)
+	hs := httptest.NewUnstartedServer(nil)
+	scheme := "http://"
+	if opt.tls {
+		scheme = "https://"
+	}
 	s, err := server.New(server.Options{Sessions: e.sessions, Accounts: e.accounts, Users: e.store, Tokens: e.tokens,
-		Ready: opt.ready, TrustedProxies: opt.trusted, Branding: opt.branding, AllowedRedirectHosts: opt.allowed, Now: e.clock.Now})
+		Ready: opt.ready, TrustedProxies: opt.trusted, Branding: opt.branding, AllowedRedirectHosts: opt.allowed, Now: e.clock.Now,
+		BaseURL: scheme + hs.Listener.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var hs *httptest.Server
+	hs.Config.Handler = s
 	if opt.tls {
-		hs = httptest.NewTLSServer(s)
+		hs.StartTLS()
 	} else {
-		hs = httptest.NewServer(s)
+		hs.Start()
 	}
 	t.Cleanup(hs.Close)
 	e.srv = hs

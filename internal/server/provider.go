@@ -70,7 +70,7 @@ func (s *Server) providerRoutes() {
 		s.log.Error("OpenID Provider disabled", slog.Any("error", err))
 		return
 	}
-	s.op = &opServer{p: p, site: web.New(web.Config{Branding: s.opt.Branding, FormTargets: s.opt.AllowedRedirectHosts})}
+	s.op = &opServer{p: p, site: s.newSite()}
 	if s.extraGrants == nil {
 		s.extraGrants = map[string]grantHandler{}
 	}
@@ -291,7 +291,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		if req.HasPrompt("login") {
 			back.Del("prompt")
 		}
-		ret := "/v1/authorize?" + back.Encode()
+		ret := s.origin.url("/v1/authorize?" + back.Encode())
 		if id != nil {
 			// prompt=login or max_age: sign in again. The login form is
 			// shown here (the login page would pass a signed-in browser
@@ -301,7 +301,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			pg.renderLogin(w, r, http.StatusOK, web.LoginPage{Email: id.User.Email, ReturnTo: ret, CSRFToken: pg.loginToken(w, r)})
 			return
 		}
-		seeOther(w, "/login?return_to="+url.QueryEscape(ret))
+		seeOther(w, s.origin.url("/login?return_to="+url.QueryEscape(ret)))
 		return
 	}
 	need, err := s.op.p.NeedsConsent(ctx, req, id.User.ID)
@@ -637,7 +637,7 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if target == "" {
-		target = "/login?done=signed-out"
+		target = s.origin.url("/login?done=signed-out")
 	}
 	seeOther(w, target)
 }

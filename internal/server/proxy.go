@@ -71,7 +71,7 @@ func (s *Server) proxyHandler(g *Gateway) http.Handler {
 				if t.Query != "" {
 					back += "?" + t.Query
 				}
-				if loc, ok := s.loginRedirect(g, r, back); ok {
+				if loc, ok := s.loginRedirect(back); ok {
 					w.Header().Set("Cache-Control", "no-store")
 					w.Header().Set("Location", loc)
 					w.WriteHeader(http.StatusFound)

@@ -43,8 +43,15 @@ type Options struct {
 	Gateway *Gateway
 	// Branding styles the HTML pages (/login, /account). Zero: sessiond's look.
 	Branding Branding
+	// BaseURL is sessiond's external URL (base_url), such as
+	// "https://auth.example.com" or "https://example.com/auth": the only
+	// source of its own origin (never the Host or X-Forwarded-* headers).
+	// Its path is the prefix of every link, form action, redirect and flow
+	// cookie, and every route answers both under it and at the root. Empty:
+	// root paths, and no absolute URL counts as same-origin.
+	BaseURL string
 	// AllowedRedirectHosts are the hosts a return address (return_to=, rd=)
-	// may name besides the server's own origin: "app.example.com", or
+	// may name besides BaseURL's origin: "app.example.com", or
 	// "*.example.com" for any subdomain. See safeRedirect.
 	AllowedRedirectHosts []string
 	// OIDC enables single sign-on with external OpenID providers. Nil: off.
@@ -77,6 +84,9 @@ type Server struct {
 
 	// op is the OpenID Provider (Options.Provider); nil when off.
 	op *opServer
+
+	// origin is sessiond's own address, from Options.BaseURL.
+	origin origin
 }
 
 // grantHandler serves one grant_type for an authenticated client.
@@ -84,12 +94,21 @@ type grantHandler func(r *http.Request, form url.Values, cl *client.Client) (tok
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// New builds a Server from opt.
+// New builds a Server from opt. It fails when a required part is missing,
+// BaseURL is not an absolute http(s) URL, or a gateway route lies under
+// BaseURL's path.
 func New(opt Options) (*Server, error) {
 	if opt.Sessions == nil || opt.Accounts == nil || opt.Users == nil {
 		return nil, errors.New("server: new: Sessions, Accounts and Users are required")
 	}
-	s := &Server{opt: opt, log: opt.Log, auditLog: opt.Audit, accessLog: opt.AccessLog,
+	own, err := newOrigin(opt.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := opt.Gateway.checkPrefix(own.prefix); err != nil {
+		return nil, err
+	}
+	s := &Server{opt: opt, origin: own, log: opt.Log, auditLog: opt.Audit, accessLog: opt.AccessLog,
 		metrics: newMetrics(), csrf: http.NewCrossOriginProtection(), mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = discard

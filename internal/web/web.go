@@ -50,12 +50,17 @@ type Config struct {
 	// into the Content-Security-Policy's form-action; invalid entries are
 	// skipped.
 	FormTargets []string
+	// Prefix is the path every link, form action and asset URL of the
+	// pages starts with: base_url's path, escaped, without a trailing "/"
+	// ("/auth"). Empty: the root.
+	Prefix string
 }
 
 // Site renders the HTML pages and serves their assets. Create it with New;
 // it is safe for concurrent use.
 type Site struct {
 	brand          Branding
+	prefix         string
 	logo           string // checked LogoURL, or ""
 	csp            string
 	login, account *template.Template
@@ -92,7 +97,7 @@ func New(cfg Config) *Site {
 	if !hexColor.MatchString(b.PrimaryColor) {
 		b.PrimaryColor = DefaultPrimaryColor
 	}
-	s := &Site{brand: b}
+	s := &Site{brand: b, prefix: strings.TrimRight(cfg.Prefix, "/")}
 	logoOrigin := ""
 	s.logo, logoOrigin = checkLogo(b.LogoURL)
 	s.csp = csp(logoOrigin, cfg.FormTargets)
@@ -281,6 +286,8 @@ type ErrorPage struct {
 
 // view is what the layout sees: the site's parts and the page's data in D.
 type view struct {
+	// Prefix goes before every path of sessiond's own ("/auth").
+	Prefix   string
 	Name     string
 	LogoURL  string
 	StyleURL string
@@ -295,8 +302,8 @@ type view struct {
 type signOut struct{ CSRFToken, Device string }
 
 func (s *Site) view(page, title string, d any) view {
-	return view{Name: s.brand.Name, LogoURL: s.logo, Title: title, Page: page, D: d,
-		StyleURL: StylePath + "?v=" + s.style.hash, ThemeURL: ThemePath + "?v=" + s.theme.hash}
+	return view{Prefix: s.prefix, Name: s.brand.Name, LogoURL: s.logo, Title: title, Page: page, D: d,
+		StyleURL: s.prefix + StylePath + "?v=" + s.style.hash, ThemeURL: s.prefix + ThemePath + "?v=" + s.theme.hash}
 }
 
 // RenderLogin writes the login page with status.
