@@ -409,6 +409,8 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"config: tls.key: is empty but tls.cert is set; set both (PEM files) or neither"}},
 		{name: "tls files missing", env: []string{"SESSIOND_TLS_CERT=" + missing, "SESSIOND_TLS_KEY=" + missing},
 			want: []string{"env SESSIOND_TLS_CERT: tls.cert: \"" + missing + "\" does not exist", "env SESSIOND_TLS_KEY: tls.key: "}},
+		{name: "hsts max-age not in seconds", env: []string{"SESSIOND_TLS_HSTS_MAX_AGE=1500ms"},
+			want: []string{"env SESSIOND_TLS_HSTS_MAX_AGE: tls.hsts_max_age: 1.5s is not allowed"}},
 		{name: "bad CIDR", file: "trusted_proxies:\n  - 10.0.0.0/8\n  - 10.0.0.300\n",
 			want: []string{`sessiond.yaml:3: trusted_proxies[1]: "10.0.0.300" is not an IP address or CIDR (e.g. 10.0.0.0/8 or 192.0.2.1)`}},
 		{name: "bad CIDR in env", env: []string{"SESSIOND_TRUSTED_PROXIES=10.0.0.0/8,fe80::1%eth0,x/33"},
@@ -654,6 +656,24 @@ func TestStringRoundTrips(t *testing.T) {
 		if diff := cmp.Diff(c, again, cmpOpts); diff != "" {
 			t.Errorf("Load(String()) differs (-first +second):\n%s\n%s", diff, c)
 		}
+	}
+}
+
+func TestTLSHSTS(t *testing.T) {
+	for _, c := range []struct {
+		tls  TLS
+		want string
+	}{
+		{TLS{HSTSMaxAge: Duration{365 * 24 * time.Hour}}, "max-age=31536000"},
+		{TLS{HSTSMaxAge: Duration{time.Hour}, HSTSIncludeSubdomains: true}, "max-age=3600; includeSubDomains"},
+		{TLS{HSTSIncludeSubdomains: true}, ""}, // 0s: none
+	} {
+		if got := c.tls.HSTS(); got != c.want {
+			t.Errorf("%+v: HSTS() = %q, want %q", c.tls, got, c.want)
+		}
+	}
+	if got := mustLoad(t, "", nil, nil).TLS.HSTS(); got != "max-age=31536000" {
+		t.Errorf("default: HSTS() = %q, want max-age=31536000", got)
 	}
 }
 
