@@ -218,7 +218,8 @@ type OIDCProvider struct {
 	// Scopes are requested at login; they must include openid.
 	// Default openid, email, profile.
 	Scopes []string `yaml:"scopes" default:"openid,email,profile"`
-	// Claims names the ID-token claims that carry user attributes.
+	// Claims names the claims (ID token, else UserInfo) that carry user
+	// attributes.
 	Claims OIDCClaims `yaml:"claims"`
 }
 
