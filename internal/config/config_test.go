@@ -83,6 +83,7 @@ func wantDefaults() Config {
 			LockoutAfter:    100, LockoutDuration: d("1h"),
 		},
 		Password: Password{MemoryKiB: 19456, Time: 2, Threads: 1, MaxConcurrent: runtime.NumCPU()},
+		TLS:      TLS{HSTSMaxAge: d("8760h")},
 		HTTP: HTTP{
 			ReadHeaderTimeout: d("5s"), ReadTimeout: d("15s"), WriteTimeout: d("30s"), IdleTimeout: d("120s"),
 			MaxHeaderBytes: 16384, ShutdownTimeout: d("15s"),
@@ -183,6 +184,9 @@ password:
   time: 3
   threads: 4
   max_concurrent: 8
+tls:
+  hsts_max_age: 720h
+  hsts_include_subdomains: true
 http:
   read_header_timeout: 2s
   read_timeout: 10s
@@ -234,6 +238,7 @@ func TestLoadFile(t *testing.T) {
 			LockoutAfter: 20, LockoutDuration: d("15m"),
 		},
 		Password: Password{MemoryKiB: 65536, Time: 3, Threads: 4, MaxConcurrent: 8},
+		TLS:      TLS{HSTSMaxAge: d("720h"), HSTSIncludeSubdomains: true},
 		HTTP: HTTP{
 			ReadHeaderTimeout: d("2s"), ReadTimeout: d("10s"), WriteTimeout: d("20s"), IdleTimeout: d("1m"),
 			MaxHeaderBytes: 8192, ShutdownTimeout: d("5s"),
