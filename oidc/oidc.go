@@ -44,12 +44,14 @@ var (
 	ErrExchange        = errors.New("oidc: code exchange failed")
 	ErrIDToken         = errors.New("oidc: invalid id token")
 	ErrNonce           = errors.New("oidc: nonce mismatch")
+	ErrUserInfo        = errors.New("oidc: userinfo failed or names another subject")
 	ErrEmailUnverified = errors.New("oidc: no verified email")
 	ErrEmailTaken      = errors.New("oidc: email belongs to another account")
 	ErrDisabled        = errors.New("oidc: account disabled")
 )
 
-// ClaimNames name the ID-token claims that carry user attributes.
+// ClaimNames name the claims (of the ID token, or of UserInfo) that carry
+// user attributes.
 type ClaimNames struct {
 	// Email, Roles, OrgID: defaults email, roles, org_id.
 	Email, Roles, OrgID string
@@ -116,6 +118,8 @@ type discovered struct {
 	// issuer and audience, with exp left to VerifyLogoutToken.
 	logoutVerifier *gooidc.IDTokenVerifier
 	issParam       bool // authorization_response_iss_parameter_supported
+	// op fetches UserInfo; nil when discovery names no userinfo_endpoint.
+	op *gooidc.Provider
 }
 
 // NewSet validates cfgs and runs discovery for each provider; a provider
@@ -221,6 +225,9 @@ func (s *Set) discover(ctx context.Context, p *provider) (*discovered, error) {
 		logoutVerifier: op.Verifier(&gooidc.Config{ClientID: p.cfg.ClientID, Now: s.opt.Now, SkipExpiryCheck: true}),
 		issParam:       meta.IssParam,
 	}
+	if op.UserInfoEndpoint() != "" {
+		p.disc.op = op
+	}
 	p.lastErrs = nil
 	return p.disc, nil
 }
@@ -290,6 +297,14 @@ type Identity struct {
 // the code with the PKCE verifier and verifies the ID token: signature with
 // the provider's published keys (asymmetric algorithms only), iss exactly as
 // discovered, aud and azp, nonce, exp and iat.
+//
+// When discovery names a userinfo_endpoint and the token response carries
+// an access token, it then fetches UserInfo with that token (OpenID
+// Connect Core §5.3), where providers following §5.4 put the email and
+// profile claims. Its sub must equal the ID token's (§5.3.2), else
+// ErrUserInfo, as for a failed request. Claims are merged: the ID token's
+// win, UserInfo fills in the ones it lacks; email_verified goes with the
+// email it describes, so it is read from UserInfo only when the email is.
 func (s *Set) Callback(ctx context.Context, name string, query url.Values, binding string) (*Identity, error) {
 	p, ok := s.providers[name]
 	if !ok {
@@ -366,14 +381,22 @@ func (s *Set) Callback(ctx context.Context, name string, query url.Values, bindi
 	if idt.Subject == "" {
 		return nil, fmt.Errorf("%w: sub", ErrIDToken)
 	}
+	// attrs are the user's attributes: the ID token's claims, with
+	// UserInfo's merged in. Protocol claims (sid) come from the ID token.
+	attrs := claims
+	if d.op != nil && tok.AccessToken != "" {
+		if attrs, err = s.userInfo(ctx, d.op, tok, idt.Subject, claims, p.cfg.Claims.Email); err != nil {
+			return nil, err
+		}
+	}
 	id := &Identity{Provider: name, Issuer: idt.Issuer, Subject: idt.Subject, ReturnTo: f.ReturnTo}
 	if sid, _ := claims["sid"].(string); len(sid) <= 256 {
 		id.SessionID = sid
 	}
-	if email, _ := claims[p.cfg.Claims.Email].(string); email != "" && verified(claims["email_verified"]) {
+	if email, _ := attrs[p.cfg.Claims.Email].(string); email != "" && verified(attrs["email_verified"]) {
 		id.Email = email
 	}
-	if v, ok := claims[p.cfg.Claims.Roles]; ok {
+	if v, ok := attrs[p.cfg.Claims.Roles]; ok {
 		id.HasRoles = true
 		var roles []string
 		switch r := v.(type) {
@@ -392,10 +415,38 @@ func (s *Set) Callback(ctx context.Context, name string, query url.Values, bindi
 			}
 		}
 	}
-	if v, ok := claims[p.cfg.Claims.OrgID].(string); ok {
+	if v, ok := attrs[p.cfg.Claims.OrgID].(string); ok {
 		id.OrgID, id.HasOrg = v, true
 	}
 	return id, nil
+}
+
+// userInfo fetches the UserInfo of tok's user and merges it into the ID
+// token's claims (see Callback). sub is the ID token's subject.
+func (s *Set) userInfo(ctx context.Context, op *gooidc.Provider, tok *oauth2.Token, sub string, claims map[string]any, emailClaim string) (map[string]any, error) {
+	ui, err := op.UserInfo(gooidc.ClientContext(ctx, s.opt.HTTPClient), oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUserInfo, err)
+	}
+	var extra map[string]any
+	if err := ui.Claims(&extra); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUserInfo, err)
+	}
+	if got, _ := extra["sub"].(string); got != sub {
+		return nil, fmt.Errorf("%w: sub %q, the id token's is %q", ErrUserInfo, got, sub)
+	}
+	_, idEmail := claims[emailClaim]
+	merged := make(map[string]any, len(claims)+len(extra))
+	for k, v := range extra {
+		if k == "email_verified" && idEmail {
+			continue // describes another email than the one kept
+		}
+		merged[k] = v
+	}
+	for k, v := range claims {
+		merged[k] = v
+	}
+	return merged, nil
 }
 
 // verified reads email_verified: true, or the string "true" some providers

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/gateway"
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
@@ -132,19 +133,75 @@ func nginxAuthRequest(sessiond, upstream, bind string) func(listen string) strin
 	}
 }
 
-// gwStack is sessiond, nginx in front of it, and the upstream.
+// caddyForwardAuth is the Caddy configuration under test, the one
+// docs/gateway.md shows: the client's identity headers, and every header
+// with an underscore, are removed, then forward_auth asks /v1/authz and
+// copies the identity into the request to the upstream.
+func caddyForwardAuth(sessiond, upstream string) func(listen string) string {
+	return func(listen string) string {
+		host, port, _ := net.SplitHostPort(listen)
+		return fmt.Sprintf(`
+http://:%s {
+	bind %s
+	route {
+		request_header -*_*
+		request_header -X-User-*
+		request_header -X-Org-Id
+		request_header -X-Session-Id
+		forward_auth %s {
+			uri /v1/authz
+			copy_headers X-User-Id X-User-Email X-User-Roles X-Org-Id X-Session-Id
+		}
+		reverse_proxy %s {
+			header_up X-User-Id {http.request.header.X-User-Id}
+			header_up X-User-Email {http.request.header.X-User-Email}
+			header_up X-User-Roles {http.request.header.X-User-Roles}
+			header_up X-Org-Id {http.request.header.X-Org-Id}
+			header_up X-Session-Id {http.request.header.X-Session-Id}
+		}
+	}
+}
+`, port, host, sessiond, upstream)
+	}
+}
+
+// gwStack is sessiond, nginx (or Caddy) in front of it, and the upstream.
 type gwStack struct {
 	sd    *proc
 	ng    *testenv.Nginx
+	ca    *testenv.Caddy
 	up    *httptest.Server
 	data  string
 	cfg   string
-	proxy string // nginx's address towards sessiond
+	proxy string // the front's address towards sessiond
 }
 
 func startGatewayStack(t *testing.T, nginxWorkers int) *gwStack {
 	t.Helper()
-	s := &gwStack{up: gwUpstream(t), data: t.TempDir(), proxy: proxyIP()}
+	s := newGatewayStack(t, proxyIP())
+	s.ng = testenv.StartNginx(t, testenv.NginxConfig{
+		HTTP:    nginxAuthRequest(strings.TrimPrefix(s.sd.url, "http://"), strings.TrimPrefix(s.up.URL, "http://"), s.proxy),
+		Workers: nginxWorkers,
+	})
+	return s
+}
+
+// startCaddyStack is the stack with Caddy in front. Caddy cannot choose
+// its source address, so sessiond trusts 127.0.0.1.
+func startCaddyStack(t *testing.T) *gwStack {
+	t.Helper()
+	s := newGatewayStack(t, "127.0.0.1")
+	s.ca = testenv.StartCaddy(t, testenv.CaddyConfig{
+		Sites: caddyForwardAuth(strings.TrimPrefix(s.sd.url, "http://"), strings.TrimPrefix(s.up.URL, "http://")),
+	})
+	return s
+}
+
+// newGatewayStack starts the upstream and sessiond, trusting proxy, with
+// two users.
+func newGatewayStack(t *testing.T, proxy string) *gwStack {
+	t.Helper()
+	s := &gwStack{up: gwUpstream(t), data: t.TempDir(), proxy: proxy}
 	s.cfg = filepath.Join(s.data, "sessiond.yaml")
 	conf := fmt.Sprintf(`trusted_proxies: [%s/32]
 gateway:
@@ -168,10 +225,6 @@ gateway:
 		}
 	}
 	s.sd = serve(t, s.data, "--config", s.cfg)
-	s.ng = testenv.StartNginx(t, testenv.NginxConfig{
-		HTTP:    nginxAuthRequest(strings.TrimPrefix(s.sd.url, "http://"), strings.TrimPrefix(s.up.URL, "http://"), s.proxy),
-		Workers: nginxWorkers,
-	})
 	return s
 }
 
@@ -181,14 +234,18 @@ type seen struct {
 	Header map[string][]string `json:"header"`
 }
 
-// identity returns every identity-like header the upstream saw, by
-// lower-case name with "_" read as "-".
+// identity returns every identity-like header value the upstream saw, by
+// lower-case name with "_" read as "-". Empty values name nobody and are
+// left out (Caddy passes sessiond's empty headers on; nginx drops them).
 func (s seen) identity() map[string][]string {
 	out := map[string][]string{}
-	for k, v := range s.Header {
-		n := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
-		if strings.HasPrefix(n, "x-user-") || n == "x-org-id" || n == "x-session-id" {
-			out[n] = append(out[n], v...)
+	for k, vs := range s.Header {
+		if n := strings.ToLower(strings.ReplaceAll(k, "_", "-")); gateway.IdentityHeader(k) {
+			for _, v := range vs {
+				if v != "" {
+					out[n] = append(out[n], v)
+				}
+			}
 		}
 	}
 	return out
@@ -320,6 +377,7 @@ func gatewayBattery(t *testing.T, s *gwStack, base string) {
 
 	t.Run("client-sent identity never reaches the upstream", func(t *testing.T) {
 		spoof := "X-User-Id: " + admin.id + "\r\nx-user-id: admin\r\nX-USER-ID: admin\r\nX-User-Id: root\r\nX_User_Id: admin\r\n" +
+			"x_user_id: " + admin.id + "\r\nX_USER_ID: admin\r\nX-User_Id: admin\r\nX_User_Roles: admin\r\nx_session_id: " + admin.sid + "\r\n" +
 			"x-user-roles: admin\r\nX-User-Email: admin@example.com\r\nX-Session-Id: " + admin.sid + "\r\nX-Org-Id: evil\r\n" +
 			"Connection: X-User-Id, X-User-Roles, X-Session-Id, keep-alive\r\n"
 		code, got := rawGet(t, base, "/app/x", spoof+"Cookie: "+user.cookie+"\r\n")
@@ -392,12 +450,51 @@ func gatewayBattery(t *testing.T, s *gwStack, base string) {
 	})
 }
 
+// underscoresDropped checks that the front drops every request header
+// with "_" in its name (nginx: underscores_in_headers off, its default;
+// Caddy: request_header -*_*), not only the identity ones, and passes a
+// dashed one.
+func underscoresDropped(t *testing.T, s *gwStack, base string) {
+	t.Run("headers with underscores are dropped", func(t *testing.T) {
+		a := signIn(t, s, "user@example.com")
+		code, got := rawGet(t, base, "/app/x", "Cookie: "+a.cookie+"\r\nX_Custom_Thing: 1\r\nX-Custom-Thing: 2\r\nx_user_email: admin@example.com\r\n")
+		if code != 200 {
+			t.Fatalf("%d, want 200", code)
+		}
+		for k, v := range got.Header {
+			if strings.Contains(k, "_") {
+				t.Errorf("%s: %q reached the upstream", k, v)
+			}
+		}
+		if v := got.Header["X-Custom-Thing"]; len(v) != 1 || v[0] != "2" {
+			t.Errorf("X-Custom-Thing %q, want [2]", v)
+		}
+		if v := got.identity()["x-user-email"]; len(v) != 1 || v[0] != "user@example.com" {
+			t.Errorf("X-User-Email %q, want only the real one", v)
+		}
+	})
+}
+
 func TestGateway_NginxAuthRequest(t *testing.T) {
 	t.Parallel()
 	s := startGatewayStack(t, 0)
 	gatewayBattery(t, s, s.ng.URL)
+	underscoresDropped(t, s, s.ng.URL)
 	if t.Failed() {
 		t.Logf("nginx error log:\n%s", s.ng.ErrorLog())
+	}
+}
+
+// Issue 13 item 5: the Caddy configuration of docs/gateway.md, run by the
+// real Caddy (Debian's), keeps every client-sent identity header — in any
+// case, with "_" for "-" — from the upstream.
+func TestGateway_CaddyForwardAuth(t *testing.T) {
+	t.Parallel()
+	s := startCaddyStack(t)
+	gatewayBattery(t, s, s.ca.URL)
+	underscoresDropped(t, s, s.ca.URL)
+	if t.Failed() {
+		t.Logf("caddy log:\n%s", s.ca.Log())
 	}
 }
 

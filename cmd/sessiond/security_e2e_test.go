@@ -116,6 +116,60 @@ func TestServeTLS_HostPrefixedSecureCookie(t *testing.T) {
 	}
 }
 
+// Item 4 of issue 13: served over TLS by sessiond itself, every response
+// (a page, an API error, a 404, a login) carries Strict-Transport-Security
+// as configured; plain HTTP never does, even when a trusted proxy says the
+// request was HTTPS (that proxy owns the header).
+func TestServeTLS_HSTS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cert, key, pool := selfSigned(t, dir)
+	tlsYAML := "tls:\n  cert: " + cert + "\n  key: " + key + "\n"
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	check := func(t *testing.T, hc *http.Client, base, want string, hdr ...string) {
+		t.Helper()
+		for _, c := range []struct{ method, path, body string }{
+			{"GET", "/healthz", ""}, {"GET", "/login", ""}, {"GET", "/v1/whoami", ""}, {"GET", "/no/such/path", ""},
+			{"POST", "/v1/login", `{"email":"t@example.com","password":"wrong password here"}`},
+		} {
+			req, _ := http.NewRequest(c.method, base+c.path, strings.NewReader(c.body))
+			req.Header.Set("Content-Type", "application/json")
+			for i := 0; i+1 < len(hdr); i += 2 {
+				req.Header.Set(hdr[i], hdr[i+1])
+			}
+			res, err := hc.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.method, c.path, err)
+			}
+			res.Body.Close()
+			if got := res.Header.Values("Strict-Transport-Security"); want == "" && len(got) != 0 || want != "" && (len(got) != 1 || got[0] != want) {
+				t.Errorf("%s %s (%d): Strict-Transport-Security %q, want %q", c.method, c.path, res.StatusCode, got, want)
+			}
+		}
+	}
+	for _, c := range []struct{ name, yaml, want string }{
+		{"default", "", "max-age=31536000"},
+		{"configured", "  hsts_max_age: 720h\n  hsts_include_subdomains: true\n", "max-age=2592000; includeSubDomains"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sub := filepath.Join(dir, c.name)
+			if err := os.MkdirAll(sub, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			p := serve(t, sub, "--config", writeConfig(t, sub, tlsYAML+c.yaml))
+			check(t, hc, "https://"+strings.TrimPrefix(p.url, "http://"), c.want)
+		})
+	}
+	t.Run("plain HTTP behind a proxy that says https", func(t *testing.T) {
+		sub := filepath.Join(dir, "plain")
+		if err := os.MkdirAll(sub, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		p := serve(t, sub, "--config", writeConfig(t, sub, "trusted_proxies: [127.0.0.0/8]\n"))
+		check(t, &http.Client{Timeout: 10 * time.Second}, p.url, "", "X-Forwarded-Proto", "https")
+	})
+}
+
 // Rule 21: a client that sends its headers too slowly is cut off by
 // ReadHeaderTimeout; oversized headers are refused with 431; a 100 KiB body
 // gets 413.

@@ -57,9 +57,10 @@ const provider = new Provider(issuer, {
   clients: [client],
   jwks: JSON.parse(env('OP_JWKS')),
   cookies: { keys: ['sessiond-e2e-cookie-key-0123456789abcdef'] },
-  // Email and roles in the ID token itself: sessiond reads claims from the
-  // ID token, not from userinfo.
-  conformIdTokenClaims: false,
+  // oidc-provider's defaults otherwise (conformIdTokenClaims on): the
+  // email and profile claims come from UserInfo, not the ID token (OpenID
+  // Connect Core §5.4), as sessiond's relying party must handle. claims
+  // only says which claims each scope grants (the default grants none).
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],

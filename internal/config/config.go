@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond/ratelimit"
 )
@@ -216,7 +218,8 @@ type OIDCProvider struct {
 	// Scopes are requested at login; they must include openid.
 	// Default openid, email, profile.
 	Scopes []string `yaml:"scopes" default:"openid,email,profile"`
-	// Claims names the ID-token claims that carry user attributes.
+	// Claims names the claims (ID token, else UserInfo) that carry user
+	// attributes.
 	Claims OIDCClaims `yaml:"claims"`
 }
 
@@ -338,6 +341,27 @@ type TLS struct {
 	Cert string `yaml:"cert"`
 	// Key is the PEM private key file.
 	Key string `yaml:"key"`
+	// HSTSMaxAge is the max-age of the Strict-Transport-Security header
+	// sent on every response served over TLS; whole seconds, 0s sends
+	// none. Default 8760h (one year).
+	HSTSMaxAge Duration `yaml:"hsts_max_age" default:"8760h"`
+	// HSTSIncludeSubdomains adds includeSubDomains to that header. Default
+	// false: it binds every subdomain of the host to HTTPS too.
+	HSTSIncludeSubdomains bool `yaml:"hsts_include_subdomains"`
+}
+
+// HSTS returns the Strict-Transport-Security value for responses served
+// over TLS, or "" when none is sent.
+func (t *TLS) HSTS() string {
+	sec := int64(t.HSTSMaxAge.Duration / time.Second)
+	if sec <= 0 {
+		return ""
+	}
+	v := "max-age=" + strconv.FormatInt(sec, 10)
+	if t.HSTSIncludeSubdomains {
+		v += "; includeSubDomains"
+	}
+	return v
 }
 
 // Enabled reports whether TLS is configured.

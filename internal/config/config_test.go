@@ -83,6 +83,7 @@ func wantDefaults() Config {
 			LockoutAfter:    100, LockoutDuration: d("1h"),
 		},
 		Password: Password{MemoryKiB: 19456, Time: 2, Threads: 1, MaxConcurrent: runtime.NumCPU()},
+		TLS:      TLS{HSTSMaxAge: d("8760h")},
 		HTTP: HTTP{
 			ReadHeaderTimeout: d("5s"), ReadTimeout: d("15s"), WriteTimeout: d("30s"), IdleTimeout: d("120s"),
 			MaxHeaderBytes: 16384, ShutdownTimeout: d("15s"),
@@ -183,6 +184,9 @@ password:
   time: 3
   threads: 4
   max_concurrent: 8
+tls:
+  hsts_max_age: 720h
+  hsts_include_subdomains: true
 http:
   read_header_timeout: 2s
   read_timeout: 10s
@@ -234,6 +238,7 @@ func TestLoadFile(t *testing.T) {
 			LockoutAfter: 20, LockoutDuration: d("15m"),
 		},
 		Password: Password{MemoryKiB: 65536, Time: 3, Threads: 4, MaxConcurrent: 8},
+		TLS:      TLS{HSTSMaxAge: d("720h"), HSTSIncludeSubdomains: true},
 		HTTP: HTTP{
 			ReadHeaderTimeout: d("2s"), ReadTimeout: d("10s"), WriteTimeout: d("20s"), IdleTimeout: d("1m"),
 			MaxHeaderBytes: 8192, ShutdownTimeout: d("5s"),
@@ -409,6 +414,8 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"config: tls.key: is empty but tls.cert is set; set both (PEM files) or neither"}},
 		{name: "tls files missing", env: []string{"SESSIOND_TLS_CERT=" + missing, "SESSIOND_TLS_KEY=" + missing},
 			want: []string{"env SESSIOND_TLS_CERT: tls.cert: \"" + missing + "\" does not exist", "env SESSIOND_TLS_KEY: tls.key: "}},
+		{name: "hsts max-age not in seconds", env: []string{"SESSIOND_TLS_HSTS_MAX_AGE=1500ms"},
+			want: []string{"env SESSIOND_TLS_HSTS_MAX_AGE: tls.hsts_max_age: 1.5s is not allowed"}},
 		{name: "bad CIDR", file: "trusted_proxies:\n  - 10.0.0.0/8\n  - 10.0.0.300\n",
 			want: []string{`sessiond.yaml:3: trusted_proxies[1]: "10.0.0.300" is not an IP address or CIDR (e.g. 10.0.0.0/8 or 192.0.2.1)`}},
 		{name: "bad CIDR in env", env: []string{"SESSIOND_TRUSTED_PROXIES=10.0.0.0/8,fe80::1%eth0,x/33"},
@@ -654,6 +661,24 @@ func TestStringRoundTrips(t *testing.T) {
 		if diff := cmp.Diff(c, again, cmpOpts); diff != "" {
 			t.Errorf("Load(String()) differs (-first +second):\n%s\n%s", diff, c)
 		}
+	}
+}
+
+func TestTLSHSTS(t *testing.T) {
+	for _, c := range []struct {
+		tls  TLS
+		want string
+	}{
+		{TLS{HSTSMaxAge: Duration{365 * 24 * time.Hour}}, "max-age=31536000"},
+		{TLS{HSTSMaxAge: Duration{time.Hour}, HSTSIncludeSubdomains: true}, "max-age=3600; includeSubDomains"},
+		{TLS{HSTSIncludeSubdomains: true}, ""}, // 0s: none
+	} {
+		if got := c.tls.HSTS(); got != c.want {
+			t.Errorf("%+v: HSTS() = %q, want %q", c.tls, got, c.want)
+		}
+	}
+	if got := mustLoad(t, "", nil, nil).TLS.HSTS(); got != "max-age=31536000" {
+		t.Errorf("default: HSTS() = %q, want max-age=31536000", got)
 	}
 }
 

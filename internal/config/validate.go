@@ -483,6 +483,9 @@ func (v validator) password(c *Config) {
 }
 
 func (v validator) tls(c *Config) {
+	if c.TLS.HSTSMaxAge.Duration%time.Second != 0 {
+		v.errorf("tls.hsts_max_age", "%s is not allowed (use whole seconds, or 0s to send no Strict-Transport-Security)", c.TLS.HSTSMaxAge)
+	}
 	cert, key := c.TLS.Cert, c.TLS.Key
 	switch {
 	case cert == "" && key == "":

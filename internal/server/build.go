@@ -123,6 +123,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 		Provider: buildProvider(stores, tokens),
 		Gateway:  gw,
 		Sessions: app.Sessions, Accounts: app.Accounts, Users: stores.Users, Ready: stores.Ready, Tokens: tokens,
+		HSTS:           cfg.TLS.HSTS(),
 		TrustedProxies: cfg.TrustedProxies, Log: log, Audit: audit, AccessLog: cfg.Log.Level == "debug", Pprof: cfg.Admin.Pprof,
 		Branding:             Branding{Name: cfg.Branding.Name, LogoURL: cfg.Branding.LogoURL, PrimaryColor: cfg.Branding.PrimaryColor},
 		AllowedRedirectHosts: cfg.Gateway.AllowedRedirectHosts,

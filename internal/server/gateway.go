@@ -342,12 +342,34 @@ func (s *Server) authzOriginal(r *http.Request) (original, error) {
 	return o, nil
 }
 
+// errUnderscoreIdentity refuses a forward-auth call that carries an
+// identity header spelled with "_" (X_User_Id): the proxy passed the
+// client's headers on, no proxy overwrites that spelling, and upstreams
+// that read "_" as "-" would take it for the real one.
+var errUnderscoreIdentity = errf(codeForbidden, "the request carries a header posing as an identity header")
+
+// underscoreIdentity reports a header of h whose name has "_" and
+// normalises to an identity header.
+func underscoreIdentity(h http.Header) bool {
+	for k := range h {
+		if strings.Contains(k, "_") && gateway.IdentityHeader(k) {
+			return true
+		}
+	}
+	return false
+}
+
 // handleAuthz: any method, /v1/authz and /v1/authz/<path>. 200 with the
-// identity headers, 401, 403 by policy, 302 to the login page for a
-// browser with an allowed rd=, 503 when a store fails (never an identity).
+// identity headers, 401, 403 by policy or for an identity header spelled
+// with "_", 302 to the login page for a browser with an allowed rd=, 503
+// when a store fails (never an identity).
 func (s *Server) handleAuthz(g *Gateway) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
+		if underscoreIdentity(r.Header) {
+			s.writeError(w, r, errUnderscoreIdentity)
+			return
+		}
 		o, err := s.authzOriginal(r)
 		if err != nil {
 			if errors.Is(err, gateway.ErrPath) || errors.Is(err, gateway.ErrHost) {

@@ -82,6 +82,32 @@ func TestAuthz_CookieAndBearerIdentity(t *testing.T) {
 	}
 }
 
+// Issue 13 item 5: a forward-auth call that carries an identity header
+// spelled with "_" (which the proxy passed on from the client, and which
+// no proxy overwrites) is refused, whoever asks, with no identity in the
+// answer; the dashed spelling is left for the proxy to overwrite.
+func TestAuthz_RefusesUnderscoreIdentityHeaders(t *testing.T) {
+	t.Parallel()
+	e := newGatewayEnv(t, gwEnvOptions{})
+	e.addUser("ann@example.com", "correct horse battery", "user")
+	c := e.client()
+	want(t, c.login("ann@example.com", "correct horse battery"), 200, "")
+	for _, h := range []string{"X_User_Id", "x_user_id", "X_USER_ID", "X-User_Id", "X_User_Roles", "x_org_id", "X_Session_Id", "X_Internal_Token"} {
+		for _, path := range []string{"/v1/authz", "/v1/authz/public/x"} {
+			r := c.do("GET", path, nil, h, "admin")
+			want(t, r, 403, "forbidden")
+			if r.Header.Get("X-User-Id") != "" {
+				t.Errorf("%s on %s: identity %q in a refusal", h, path, r.Header.Get("X-User-Id"))
+			}
+		}
+	}
+	for _, h := range []string{"X-User-Id", "x-user-roles", "X-User-Agent-Info", "X_Request_Id", "User_Agent"} {
+		if r := c.do("GET", "/v1/authz", nil, h, "admin"); r.StatusCode != 200 || r.Header.Get("X-User-Roles") != "user" {
+			t.Errorf("%s: %d, X-User-Roles %q; want 200 and the real roles", h, r.StatusCode, r.Header.Get("X-User-Roles"))
+		}
+	}
+}
+
 // authz asks /v1/authz about an original request, the way a proxy does.
 func authz(c *client, hdr ...string) *resp {
 	c.e.t.Helper()

@@ -71,7 +71,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // outer wraps every request: request ID, panic recovery, access log and
-// metrics, baseline security headers.
+// metrics, baseline security headers (HSTS over TLS).
 func (s *Server) outer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -81,6 +81,9 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if r.TLS != nil && s.opt.HSTS != "" {
+			w.Header().Set("Strict-Transport-Security", s.opt.HSTS)
+		}
 		r = s.origin.route(r.WithContext(context.WithValue(r.Context(), keyRequestID, id)))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {

@@ -45,13 +45,18 @@ type ssoEnv struct {
 	mgr   *session.Manager
 }
 
-func newSSOEnv(t *testing.T) *ssoEnv {
+// newSSOEnv starts the environment; setup, when given, changes the
+// provider before sessiond runs discovery.
+func newSSOEnv(t *testing.T, setup ...func(p *oidctest.Provider)) *ssoEnv {
 	t.Helper()
 	op := oidctest.New(t, ssoClientID, ssoClientSecret)
 	op.Set(func(p *oidctest.Provider) {
 		p.User = oidctest.User{Subject: "op-user-1", Email: "Ada@Example.com", EmailVerified: true,
 			Roles: []string{"dev"}, OrgID: "org-1"}
 	})
+	for _, fn := range setup {
+		op.Set(fn)
+	}
 	st := memstore.New(nil)
 	logBuf := &syncBuffer{}
 	acc := &account.Service{Store: st, Hasher: cheapHasher()}
@@ -220,6 +225,66 @@ func TestOIDC_HappyPathCreatesAndLinksUser(t *testing.T) {
 	}
 }
 
+// Issue 13 item 6: a provider that follows OpenID Connect Core §5.4 puts
+// the email and profile claims in UserInfo, not in the ID token; sessiond
+// fetches them with the access token and merges them, the ID token's own
+// claims first.
+func TestOIDC_ClaimsFromUserInfo(t *testing.T) {
+	t.Parallel()
+	// The ID token carries only sub; the rest is in UserInfo.
+	bare := func(c *token.Claims) {
+		c.Email, c.Roles, c.OrgID = "", nil, ""
+		delete(c.Extra, "email_verified")
+	}
+	full := func(u oidctest.User) map[string]any {
+		return map[string]any{"sub": u.Subject, "email": u.Email, "email_verified": u.EmailVerified,
+			"roles": u.Roles, "org_id": u.OrgID, "name": "Ada"}
+	}
+	t.Run("claims only in userinfo", func(t *testing.T) {
+		t.Parallel()
+		e := newSSOEnv(t, func(p *oidctest.Provider) { p.Claims, p.UserInfo = bare, full })
+		b := e.browser()
+		if got := b.finish(b.authorize(e, "")); got != "/account" {
+			t.Fatalf("callback redirect = %q, want /account; log:\n%s", got, e.log.String())
+		}
+		if got := b.whoami(e); got != "ada@example.com" {
+			t.Fatalf("whoami email = %q", got)
+		}
+		u, err := e.store.UserByEmail(context.Background(), "ada@example.com")
+		if err != nil || u.OrgID != "org-1" || !slices.Equal(u.Roles, []string{"dev"}) {
+			t.Fatalf("created user = %+v, %v", u, err)
+		}
+	})
+	t.Run("id token claims win", func(t *testing.T) {
+		t.Parallel()
+		e := newSSOEnv(t, func(p *oidctest.Provider) {
+			p.User.EmailVerified = false // in the ID token: ada, unverified
+			p.UserInfo = func(u oidctest.User) map[string]any {
+				return map[string]any{"sub": u.Subject, "email": "mallory@example.com", "email_verified": true,
+					"roles": []string{"admin"}, "org_id": "org-2"}
+			}
+		})
+		b := e.browser()
+		// UserInfo's email_verified describes another address: it does not
+		// verify the ID token's.
+		if got := b.finish(b.authorize(e, "")); got != "/login?error=sso-unverified" {
+			t.Fatalf("callback redirect = %q, want sso-unverified", got)
+		}
+		e.op.Set(func(p *oidctest.Provider) { p.User.EmailVerified = true })
+		b = e.browser()
+		if got := b.finish(b.authorize(e, "")); got != "/account" {
+			t.Fatalf("callback redirect = %q, want /account", got)
+		}
+		u, err := e.store.UserByEmail(context.Background(), "ada@example.com")
+		if err != nil || u.OrgID != "org-1" || !slices.Equal(u.Roles, []string{"dev"}) {
+			t.Fatalf("created user = %+v, %v", u, err)
+		}
+		if _, err := e.store.UserByEmail(context.Background(), "mallory@example.com"); err == nil {
+			t.Fatal("UserInfo's email made an account")
+		}
+	})
+}
+
 func mustURL(s string) *url.URL {
 	u, err := url.Parse(s)
 	if err != nil {
@@ -255,6 +320,7 @@ func TestOIDC_RefusesBadCallbacks(t *testing.T) {
 	cases := []struct {
 		name  string
 		op    func(p *oidctest.Provider)
+		setup func(p *oidctest.Provider)                    // before discovery
 		edit  func(e *ssoEnv, b *browser, cb string) string // returns the callback to visit
 		error string
 		why   string // in the server's log
@@ -307,11 +373,26 @@ func TestOIDC_RefusesBadCallbacks(t *testing.T) {
 			}
 		}, error: "sso-failed", why: "token is expired"},
 		{name: "unverified email", op: func(p *oidctest.Provider) { p.User.EmailVerified = false }, error: "sso-unverified", why: "no verified email"},
+		{name: "userinfo names another subject", setup: func(p *oidctest.Provider) {
+			p.UserInfo = func(u oidctest.User) map[string]any {
+				return map[string]any{"sub": "op-user-2", "email": u.Email, "email_verified": true}
+			}
+		}, error: "sso-failed", why: `userinfo failed or names another subject: sub \"op-user-2\"`},
+		{name: "userinfo without sub", setup: func(p *oidctest.Provider) {
+			p.UserInfo = func(u oidctest.User) map[string]any { return map[string]any{"email": u.Email} }
+		}, error: "sso-failed", why: "userinfo failed or names another subject"},
+		{name: "userinfo fails", setup: func(p *oidctest.Provider) {
+			p.UserInfo = func(oidctest.User) map[string]any { return nil }
+		}, error: "sso-failed", why: "userinfo failed or names another subject: 500"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := newSSOEnv(t)
+			var setup []func(p *oidctest.Provider)
+			if tc.setup != nil {
+				setup = append(setup, tc.setup)
+			}
+			e := newSSOEnv(t, setup...)
 			if tc.op != nil {
 				e.op.Set(tc.op)
 			}

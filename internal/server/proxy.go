@@ -273,9 +273,10 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest, rt *proxyRoute, st *proxySta
 }
 
 // scrubInbound removes every header a client could use to pose as the
-// gateway: identity headers, forwarding headers and the internal token.
-// Names are compared in lower case with "_" read as "-", since some
-// frameworks (CGI, WSGI, Rack) fold X_User_Id into X-User-Id.
+// gateway: identity headers (gateway.IdentityHeader), forwarding headers
+// and the internal token. Names are compared in lower case with "_" read
+// as "-", since some frameworks (CGI, WSGI, Rack) fold X_User_Id into
+// X-User-Id.
 func scrubInbound(h http.Header) {
 	for k := range h {
 		if spoofable(k) {
@@ -285,14 +286,17 @@ func scrubInbound(h http.Header) {
 }
 
 func spoofable(k string) bool {
+	if gateway.IdentityHeader(k) {
+		return true
+	}
 	n := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
-	for _, p := range [...]string{"x-user-", "x-forwarded-", "x-original-", "x-auth-request-"} {
+	for _, p := range [...]string{"x-forwarded-", "x-original-", "x-auth-request-"} {
 		if strings.HasPrefix(n, p) {
 			return true
 		}
 	}
 	switch n {
-	case "x-org-id", "x-session-id", "x-internal-token", "forwarded", "x-real-ip", "x-client-ip", "x-remote-user",
+	case "forwarded", "x-real-ip", "x-client-ip", "x-remote-user",
 		"x-remote-addr", "x-request-id", "x-rewrite-url", "http2-settings":
 		return true
 	}

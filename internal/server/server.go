@@ -30,6 +30,11 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Log receives operational logs, Audit security events. Nil: discarded.
 	Log, Audit *slog.Logger
+	// HSTS is the Strict-Transport-Security value sent on every response
+	// served over TLS by this server (r.TLS set), e.g. "max-age=31536000".
+	// Empty: none. Never sent over plain HTTP, whatever X-Forwarded-Proto
+	// says: the proxy that terminates TLS sends its own.
+	HSTS string
 	// AccessLog logs every request at info level.
 	AccessLog bool
 	// Pprof serves Go's profiler under /debug/pprof/ to admins.

@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,9 +23,7 @@ type Nginx struct {
 	// Dir holds nginx.conf, the logs and the temporary files.
 	Dir string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	d daemon
 }
 
 // NginxConfig is what StartNginx runs.
@@ -132,83 +128,19 @@ func (n *Nginx) config(cfg NginxConfig) string {
 var errNginxExited = errors.New("nginx exited")
 
 func (n *Nginx) start(bin, conf string) error {
-	logf, err := os.OpenFile(filepath.Join(n.Dir, "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	err := n.d.start(exec.Command(bin, "-p", n.Dir, "-e", filepath.Join(n.Dir, "error.log"), "-c", conf),
+		n.Dir, filepath.Join(n.Dir, "nginx.pid"), n.Addr, nginxStartTimeout)
+	if errors.Is(err, errDaemonExited) {
+		return fmt.Errorf("%w on %s: %s", errNginxExited, n.Addr, n.ErrorLog())
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("nginx: %w: %s", err, n.ErrorLog())
 	}
-	cmd := exec.Command(bin, "-p", n.Dir, "-e", filepath.Join(n.Dir, "error.log"), "-c", conf)
-	cmd.Dir = n.Dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	redisSysProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return err
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		logf.Close()
-		close(done)
-	}()
-	n.mu.Lock()
-	n.cmd, n.done = cmd, done
-	n.mu.Unlock()
-	pidFile := filepath.Join(n.Dir, "nginx.pid")
-	want := []byte(strconv.Itoa(cmd.Process.Pid))
-	deadline := time.Now().Add(nginxStartTimeout)
-	for {
-		select {
-		case <-done:
-			return fmt.Errorf("%w on %s: %s", errNginxExited, n.Addr, n.ErrorLog())
-		default:
-		}
-		// The pid file proves the listener is ours, not a server that won
-		// the port.
-		if pid, err := os.ReadFile(pidFile); err == nil && bytes.Equal(bytes.TrimSpace(pid), want) {
-			if c, err := net.DialTimeout("tcp", n.Addr, time.Second); err == nil {
-				c.Close()
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			n.stop()
-			return fmt.Errorf("nginx on %s did not start within %v: %s", n.Addr, nginxStartTimeout, n.ErrorLog())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return nil
 }
 
 // ErrorLog returns the end of nginx's error log, for failure messages.
-func (n *Nginx) ErrorLog() string {
-	var out []byte
-	for _, f := range []string{"error.log", "stderr.log"} {
-		b, _ := os.ReadFile(filepath.Join(n.Dir, f))
-		out = append(out, b...)
-	}
-	if len(out) > 4000 {
-		out = out[len(out)-4000:]
-	}
-	return strings.TrimSpace(string(out))
-}
+func (n *Nginx) ErrorLog() string { return tailLogs(n.Dir, "error.log", "stderr.log") }
 
 // stop ends nginx: SIGQUIT (graceful), then SIGKILL after five seconds.
-func (n *Nginx) stop() {
-	n.mu.Lock()
-	cmd, done := n.cmd, n.done
-	n.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	select {
-	case <-done:
-		return
-	default:
-	}
-	_ = cmd.Process.Signal(syscall.SIGQUIT)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
+func (n *Nginx) stop() { n.d.stop(syscall.SIGQUIT) }

@@ -60,6 +60,10 @@ type Provider struct {
 	// Token, when set, replaces the signed ID token (for alg none, HS256,
 	// bad signatures).
 	Token func(signed string) string
+	// UserInfo, when set, makes discovery name a userinfo_endpoint whose
+	// answer, for the user an issued access token belongs to, is
+	// UserInfo's result as JSON (nil: 500). Other tokens get 401.
+	UserInfo func(u User) map[string]any
 
 	srv    *httptest.Server
 	keys   *token.Keys
@@ -68,6 +72,7 @@ type Provider struct {
 	codes  map[string]grant
 	now    func() time.Time
 	issued []string
+	access map[string]User // access token → user, for UserInfo
 }
 
 type grant struct {
@@ -100,13 +105,14 @@ func New(t testing.TB, clientID, clientSecret string) *Provider {
 	if err := keys.Add(context.Background(), key); err != nil {
 		t.Fatal(err)
 	}
-	p := &Provider{ClientID: clientID, ClientSecret: clientSecret, keys: keys, codes: map[string]grant{}, now: time.Now,
+	p := &Provider{ClientID: clientID, ClientSecret: clientSecret, keys: keys, codes: map[string]grant{}, access: map[string]User{}, now: time.Now,
 		priv: priv, kid: kid}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("GET /jwks", p.jwks)
 	mux.HandleFunc("GET /authorize", p.authorize)
 	mux.HandleFunc("POST /token", p.token)
+	mux.HandleFunc("GET /userinfo", p.userinfo)
 	p.srv = httptest.NewServer(mux)
 	p.Issuer = p.srv.URL
 	t.Cleanup(p.srv.Close)
@@ -135,7 +141,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (p *Provider) discovery(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	p.mu.Lock()
+	userinfo := p.UserInfo != nil
+	p.mu.Unlock()
+	meta := map[string]any{
 		"issuer":                                         p.Issuer,
 		"authorization_endpoint":                         p.Issuer + "/authorize",
 		"token_endpoint":                                 p.Issuer + "/token",
@@ -147,7 +156,31 @@ func (p *Provider) discovery(w http.ResponseWriter, _ *http.Request) {
 		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post"},
 		"scopes_supported":                               []string{"openid", "email", "profile"},
 		"authorization_response_iss_parameter_supported": true,
-	})
+	}
+	if userinfo {
+		meta["userinfo_endpoint"] = p.Issuer + "/userinfo"
+	}
+	writeJSON(w, http.StatusOK, meta)
+}
+
+// userinfo answers UserInfo for the bearer of an issued access token.
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	at, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	p.mu.Lock()
+	u, known := p.access[at]
+	fn := p.UserInfo
+	p.mu.Unlock()
+	if !ok || !known || fn == nil {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token"})
+		return
+	}
+	claims := fn(u)
+	if claims == nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
+		return
+	}
+	writeJSON(w, http.StatusOK, claims)
 }
 
 func (p *Provider) jwks(w http.ResponseWriter, _ *http.Request) {
@@ -276,8 +309,10 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		idt = p.Token(idt)
 	}
 	p.issued = append(p.issued, idt)
+	at := random()
+	p.access[at] = g.user
 	writeJSON(w, http.StatusOK, map[string]any{
-		"access_token": random(), "token_type": "Bearer", "expires_in": 300, "id_token": idt,
+		"access_token": at, "token_type": "Bearer", "expires_in": 300, "id_token": idt,
 	})
 }
 
