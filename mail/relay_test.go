@@ -70,9 +70,7 @@ func startRelay(t *testing.T, o relayOpts) *relay {
 		t.Fatalf("relay listen: %v", err)
 	}
 	r.srv, r.addr = s, l.Addr().String()
-	h, p, _ := net.SplitHostPort(r.addr)
-	r.host = h
-	r.port, _ = strconv.Atoi(p)
+	r.host, r.port = splitAddr(t, r.addr)
 	go func() { _ = s.Serve(l) }()
 	t.Cleanup(r.stop)
 	return r
@@ -215,4 +213,17 @@ func freeAddr(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return addr
+}
+
+func splitAddr(t *testing.T, addr string) (string, int) {
+	t.Helper()
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, n
 }
