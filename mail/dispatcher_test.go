@@ -291,7 +291,8 @@ func TestDispatcher_BackoffDoublesWithJitterAndCap(t *testing.T) {
 		{0.999999, 1, 59 * time.Second, time.Minute},
 		{0, 3, 2 * time.Minute, 2 * time.Minute},
 		{0.999999, 3, 239 * time.Second, 4 * time.Minute},
-		{0, 30, 30 * time.Minute, 30 * time.Minute}, // capped at 1h
+		{0, 7, 30 * time.Minute, 30 * time.Minute}, // 64m capped at 1h
+		{0, 30, 30 * time.Minute, 30 * time.Minute},
 		{0.999999, 30, 59 * time.Minute, time.Hour},
 		{0.999999, 1000, 59 * time.Minute, time.Hour}, // no overflow
 	} {

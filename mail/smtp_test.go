@@ -134,9 +134,13 @@ func TestSMTP_StartTLSWithSelfSignedCert(t *testing.T) {
 func TestSMTP_StartTLSRefusesRelayWithoutTLS(t *testing.T) {
 	t.Parallel()
 	r := startRelay(t, relayOpts{}) // offers no STARTTLS
-	s := newSMTP(t, mail.SMTPConfig{Host: r.host, Port: r.port, Username: "app", Password: secretPassword})
-	if err := s.Send(context.Background(), sample(t, "clear")); err == nil {
-		t.Fatal("starttls mode sent to a relay without STARTTLS")
+	for _, cfg := range []mail.SMTPConfig{
+		{Host: r.host, Port: r.port},
+		{Host: r.host, Port: r.port, Username: "app", Password: secretPassword},
+	} {
+		if err := newSMTP(t, cfg).Send(context.Background(), sample(t, "clear")); err == nil {
+			t.Fatalf("starttls mode (user %q) sent to a relay without STARTTLS", cfg.Username)
+		}
 	}
 	if n := len(r.messages()); n != 0 || r.authAttempts() != 0 {
 		t.Fatalf("relay got %d messages and %d auth attempts in clear text", n, r.authAttempts())
