@@ -28,6 +28,8 @@ var allowed = map[string][]string{
 	"oidc/oidctest":     {"token"},
 	"oidc/provider":     {"session", "token", "client", "account"},
 	"internal/web":      {},
+	"mail":              {"github.com/wneessen/go-mail"},
+	"mail/mailtest":     {"mail"},
 	"store/sqlitestore": {"session", "account", "token", "refresh", "ratelimit", "client", "oidc/provider", "store/nearcache", "github.com/pressly/goose/v3", "modernc.org/sqlite"},
 	"store/redisstore":  {"session", "account", "token", "refresh", "ratelimit", "client", "github.com/redis/rueidis"},
 	"store/pgstore":     {"session", "account", "token", "refresh", "ratelimit", "client", "oidc/provider", "store/nearcache", "github.com/jackc/pgx/v5", "github.com/pressly/goose/v3"},
