@@ -33,7 +33,8 @@ type Config struct {
 	// family not refreshed for that long (default 168h).
 	TTL, IdleTTL time.Duration
 	// Grace is how long after a rotation a retry with the spent token gets
-	// the same successor pair instead of revoking the family. Default 10s.
+	// the same successor pair instead of revoking the family. Zero means
+	// DefaultGrace (10s); negative means none.
 	Grace time.Duration
 	// AccessTTL is the access-token lifetime, used to deny a revoked
 	// family's outstanding access tokens for as long as they could live.
@@ -61,8 +62,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.IdleTTL == 0 {
 		cfg.IdleTTL = DefaultIdleTTL
 	}
-	if cfg.Grace == 0 {
+	switch {
+	case cfg.Grace == 0:
 		cfg.Grace = DefaultGrace
+	case cfg.Grace < 0:
+		cfg.Grace = 0
 	}
 	if cfg.AccessTTL == 0 {
 		cfg.AccessTTL = 15 * time.Minute
