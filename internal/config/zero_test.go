@@ -54,29 +54,29 @@ func TestWrittenZero_KeptOrRefusedForEveryKey(t *testing.T) {
 		t.Fatalf("only %d number and duration keys found", len(leaves))
 	}
 	for _, lf := range leaves {
-		sources := map[string]func() (*Config, error, string){
-			"file": func() (*Config, error, string) {
+		sources := map[string]func() (string, *Config, error){
+			"file": func() (string, *Config, error) {
 				path := filepath.Join(dir, strings.NewReplacer("[", "", "]", "", ".", "_").Replace(lf.key)+".yaml")
 				if err := os.WriteFile(path, []byte(yamlFor(t, lf.key, "0")), 0o600); err != nil {
 					t.Fatal(err)
 				}
 				c, err := Load(path, nil, nil)
-				return c, err, path + ":"
+				return path + ":", c, err
 			},
 		}
 		if lf.path != nil { // not inside a list: the environment and flags can set it
-			sources["env"] = func() (*Config, error, string) {
+			sources["env"] = func() (string, *Config, error) {
 				c, err := Load("", []string{envName(lf.key) + "=0"}, nil)
-				return c, err, "env " + envName(lf.key)
+				return "env " + envName(lf.key), c, err
 			}
-			sources["flag"] = func() (*Config, error, string) {
+			sources["flag"] = func() (string, *Config, error) {
 				c, err := Load("", nil, map[string]string{lf.key: "0"})
-				return c, err, "flag --" + lf.key
+				return "flag --" + lf.key, c, err
 			}
 		}
 		for src, load := range sources {
 			t.Run(lf.key+"/"+src, func(t *testing.T) {
-				c, err, where := load()
+				where, c, err := load()
 				if lf.field.zero == "" {
 					key := strings.Replace(lf.key, "[]", "[0]", 1)
 					if err == nil || !strings.Contains(err.Error(), where) ||

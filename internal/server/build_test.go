@@ -132,7 +132,9 @@ func TestBuild_ZeroLeewayAndGraceMeanNone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mint := func(context.Context, *refresh.Family) (string, time.Time, error) { return "a", time.Now().Add(time.Minute), nil }
+		mint := func(context.Context, *refresh.Family) (string, time.Time, error) {
+			return "a", time.Now().Add(time.Minute), nil
+		}
 		if _, _, err := rs.Refresh(ctx, rt, mint); err != nil {
 			t.Fatal(err)
 		}
