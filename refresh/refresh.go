@@ -110,13 +110,18 @@ type Index interface {
 	// RevokeFamilies deletes every family of the user except keep and
 	// returns the IDs it deleted.
 	RevokeFamilies(ctx context.Context, userID, keep string) ([]string, error)
+	// RevokeFamiliesByClient deletes every family of the OAuth client (of
+	// every user) and returns the IDs of the live ones it deleted. Families
+	// created while it runs may survive it, as if created after.
+	RevokeFamiliesByClient(ctx context.Context, clientID string) ([]string, error)
 	// SetFamilyData is compare-and-set on the family's data (see
 	// session.DataStore.SetData).
 	SetFamilyData(ctx context.Context, id string, data []byte, expect int64) (int64, error)
 }
 
 // Denylist revokes access tokens before they expire, by key: "jti:<id>" for
-// one token, "sid:<id>" for every token of a session or family.
+// one token, "sid:<id>" for every token of a session or family,
+// "client:<id>" for every token of an OAuth client.
 type Denylist interface {
 	// Deny adds key until the given time (then it may be forgotten).
 	Deny(ctx context.Context, key string, until time.Time) error

@@ -33,7 +33,8 @@ type Config struct {
 	// family not refreshed for that long (default 168h).
 	TTL, IdleTTL time.Duration
 	// Grace is how long after a rotation a retry with the spent token gets
-	// the same successor pair instead of revoking the family. Default 10s.
+	// the same successor pair instead of revoking the family. Zero means
+	// DefaultGrace (10s); negative means none.
 	Grace time.Duration
 	// AccessTTL is the access-token lifetime, used to deny a revoked
 	// family's outstanding access tokens for as long as they could live.
@@ -61,8 +62,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.IdleTTL == 0 {
 		cfg.IdleTTL = DefaultIdleTTL
 	}
-	if cfg.Grace == 0 {
+	switch {
+	case cfg.Grace == 0:
 		cfg.Grace = DefaultGrace
+	case cfg.Grace < 0:
+		cfg.Grace = 0
 	}
 	if cfg.AccessTTL == 0 {
 		cfg.AccessTTL = 15 * time.Minute
@@ -240,6 +244,37 @@ func (s *Service) RevokeUser(ctx context.Context, userID, keep string) (int, err
 	return len(ids), nil
 }
 
+// RevokeClient ends everything a removed OAuth client holds: every access
+// token issued to it (one denylist entry, "client:<id>", lasting as long as
+// they could live) and every refresh family of it. It returns how many
+// families it ended. Until the entry lapses (AccessTTL plus a minute),
+// tokens carrying clientID are refused, so a client registered again under
+// the same ID before then would get tokens nobody accepts: ClientRevoked
+// tells.
+func (s *Service) RevokeClient(ctx context.Context, clientID string) (int, error) {
+	if clientID == "" {
+		return 0, errors.New("refresh: revoke client: empty client ID")
+	}
+	if err := s.cfg.Store.Deny(ctx, "client:"+clientID, s.now().Add(s.cfg.AccessTTL+time.Minute)); err != nil {
+		return 0, fmt.Errorf("refresh: revoke client: %w", err)
+	}
+	ids, err := s.cfg.Store.RevokeFamiliesByClient(ctx, clientID)
+	if err != nil {
+		return 0, fmt.Errorf("refresh: revoke client: %w", err)
+	}
+	return len(ids), nil
+}
+
+// ClientRevoked reports whether RevokeClient's denylist entry for clientID
+// is still in force.
+func (s *Service) ClientRevoked(ctx context.Context, clientID string) (bool, error) {
+	d, err := s.cfg.Store.Denied(ctx, "client:"+clientID)
+	if err != nil {
+		return false, fmt.Errorf("refresh: client revoked: %w", err)
+	}
+	return d, nil
+}
+
 // RevokeToken ends the family of a refresh token (RFC 7009). It reports
 // whether tok was a known refresh token; userID, if not empty, must own it.
 func (s *Service) RevokeToken(ctx context.Context, tok, userID string) (bool, error) {
@@ -303,11 +338,16 @@ func (s *Service) DenyAccess(ctx context.Context, jti string, exp time.Time) err
 	return nil
 }
 
-// Denied reports whether an access token with jti and sid is revoked.
-func (s *Service) Denied(ctx context.Context, jti, sid string) (bool, error) {
+// Denied reports whether an access token with jti, sid and clientID is
+// revoked: by itself, with its session or family, or with its client. It is
+// one denylist read.
+func (s *Service) Denied(ctx context.Context, jti, sid, clientID string) (bool, error) {
 	keys := []string{"jti:" + jti}
 	if sid != "" {
 		keys = append(keys, "sid:"+sid)
+	}
+	if clientID != "" {
+		keys = append(keys, "client:"+clientID)
 	}
 	d, err := s.cfg.Store.Denied(ctx, keys...)
 	if err != nil {

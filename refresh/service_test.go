@@ -104,7 +104,7 @@ func TestRule12_ReuseAfterGraceRevokesFamily(t *testing.T) {
 		t.Fatalf("successor after reuse: want ErrInvalid, got %v", err)
 	}
 	// And its access tokens are denied.
-	if d, err := svc.Denied(ctx, "any-jti", fam.ID); err != nil || !d {
+	if d, err := svc.Denied(ctx, "any-jti", fam.ID, ""); err != nil || !d {
 		t.Fatalf("family's access tokens not denied: %v %v", d, err)
 	}
 }
@@ -192,7 +192,7 @@ func TestRule13_RevokeTokenEndsFamily(t *testing.T) {
 	if _, _, err := svc.Refresh(ctx, tok, mint); !errors.Is(err, refresh.ErrInvalid) {
 		t.Fatalf("revoked token refreshed: %v", err)
 	}
-	if d, _ := svc.Denied(ctx, "x", fam.ID); !d {
+	if d, _ := svc.Denied(ctx, "x", fam.ID, ""); !d {
 		t.Fatal("access tokens of the revoked family not denied")
 	}
 }
@@ -203,5 +203,43 @@ func TestMalformedTokensAreInvalid(t *testing.T) {
 		if _, _, err := svc.Refresh(context.Background(), tok, mint); !errors.Is(err, refresh.ErrInvalid) {
 			t.Fatalf("%q: %v", tok, err)
 		}
+	}
+}
+
+// Removing a client ends its families and, through one denylist entry, the
+// access tokens issued to it; other clients' tokens are untouched.
+func TestRevokeClient_EndsFamiliesAndAccessTokens(t *testing.T) {
+	svc, clk, mint := setup(t)
+	ctx := context.Background()
+	fam, tok, err := svc.Start(ctx, "u1", "app", "", refresh.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, keep, err := svc.Start(ctx, "u1", "other", "", refresh.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := svc.RevokeClient(ctx, "app"); err != nil || n != 1 {
+		t.Fatalf("revoke client: %d %v", n, err)
+	}
+	if _, _, err := svc.Refresh(ctx, tok, mint); !errors.Is(err, refresh.ErrInvalid) {
+		t.Fatalf("refresh of a removed client's token: want ErrInvalid, got %v", err)
+	}
+	if d, err := svc.Denied(ctx, "any-jti", "", "app"); err != nil || !d {
+		t.Fatalf("access token of a removed client: denied %v %v", d, err)
+	}
+	if d, err := svc.Denied(ctx, "any-jti", fam.ID+"x", "other"); err != nil || d {
+		t.Fatalf("another client's access token: denied %v %v", d, err)
+	}
+	if _, _, err := svc.Refresh(ctx, keep, mint); err != nil {
+		t.Fatalf("another client's family: %v", err)
+	}
+	if r, err := svc.ClientRevoked(ctx, "app"); err != nil || !r {
+		t.Fatalf("client revoked: %v %v", r, err)
+	}
+	// The entry lasts as long as the client's access tokens could.
+	clk.Advance(15*time.Minute + time.Minute + time.Second)
+	if r, _ := svc.ClientRevoked(ctx, "app"); r {
+		t.Fatal("the client's denylist entry outlived its access tokens")
 	}
 }

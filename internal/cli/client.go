@@ -45,6 +45,18 @@ func (c *clientAddCmd) Run(rc *runCtx) error {
 	if app.Clients == nil {
 		return errors.New("client add: the configured users store cannot hold OAuth clients")
 	}
+	if app.Tokens != nil {
+		// Tokens carrying a removed client's ID stay refused until they
+		// would have expired; a new client under that ID would get them too.
+		revoked, err := app.Tokens.Refresh.ClientRevoked(rc, cl.ID)
+		if err != nil {
+			return fmt.Errorf("client add: %w", err)
+		}
+		if revoked {
+			return fmt.Errorf("client add: a client with id %s was removed less than token.access_ttl + 1m ago; "+
+				"its ID can be used again after that, or choose another", cl.ID)
+		}
+	}
 	if err := app.Clients.CreateClient(rc, cl); err != nil {
 		if errors.Is(err, client.ErrConflict) {
 			return fmt.Errorf("client add: a client with id %s exists already", cl.ID)
@@ -179,13 +191,28 @@ func (c *clientRemoveCmd) Run(rc *runCtx) error {
 	if app.Clients == nil {
 		return errors.New("client remove: the configured users store cannot hold OAuth clients")
 	}
-	if err := app.Clients.DeleteClient(rc, c.ID); err != nil {
+	notFound := func(err error) error {
 		if errors.Is(err, client.ErrNotFound) {
 			return fmt.Errorf("client remove: no client with id %s", c.ID)
 		}
 		return fmt.Errorf("client remove: %w", err)
 	}
-	app.Log.Info("audit", slog.String("event", "client.removed"), slog.String("client_id", c.ID), slog.String("reason", "cli"))
-	fmt.Fprintf(rc.m.Stdout, "removed client %s\n", c.ID)
+	if _, err := app.Clients.GetClient(rc, c.ID); err != nil {
+		return notFound(err)
+	}
+	// Its tokens end first: should that fail, the client is still there and
+	// the command can be run again.
+	ended := 0
+	if app.Tokens != nil {
+		if ended, err = app.Tokens.Refresh.RevokeClient(rc, c.ID); err != nil {
+			return fmt.Errorf("client remove: end its tokens: %w", err)
+		}
+	}
+	if err := app.Clients.DeleteClient(rc, c.ID); err != nil {
+		return notFound(err)
+	}
+	app.Log.Info("audit", slog.String("event", "client.removed"), slog.String("client_id", c.ID),
+		slog.Int("families_ended", ended), slog.String("reason", "cli"))
+	fmt.Fprintf(rc.m.Stdout, "removed client %s; ended %d refresh token families and every access token issued to it\n", c.ID, ended)
 	return nil
 }

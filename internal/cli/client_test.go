@@ -84,6 +84,11 @@ func TestClientCommands(t *testing.T) {
 	if strings.Contains(out, "svc") {
 		t.Fatalf("removed client still listed:\n%s", out)
 	}
+	// Its ID is refused while tokens issued to it could still be alive.
+	if _, _, err := runCLI(t, data, "", "client", "add", "--id", "svc", "--generate-secret"); err == nil ||
+		!strings.Contains(err.Error(), "removed less than token.access_ttl") {
+		t.Fatalf("re-adding a just removed client ID: %v", err)
+	}
 }
 
 func TestClientAddBuild(t *testing.T) {

@@ -31,8 +31,10 @@ const (
 // key (nested structs make dotted keys: Token.AccessTTL is
 // token.access_ttl) and its `default` tag its default. The zero value of a
 // field means the default; [Config.ApplyDefaults] fills them in and [Load]
-// returns a Config with every default applied. docs/configuration.md
-// describes every key.
+// returns a Config with every default applied. A number or duration written
+// as 0 is never replaced by the default: [Load] keeps it where the field's
+// `zero` tag says what 0 means, and refuses it elsewhere.
+// docs/configuration.md describes every key.
 //
 // Print a Config with [Config.String] or [Config.Redacted]: they hide
 // secrets and the passwords in store URLs. (Secret fields hide themselves
@@ -163,14 +165,14 @@ type Token struct {
 	RefreshIdleTTL Duration `yaml:"refresh_idle_ttl" default:"168h"`
 	// RefreshGrace is how long a spent refresh token may be presented again
 	// (concurrent retries) before its family is revoked; at most 1m.
-	// Default 10s.
-	RefreshGrace Duration `yaml:"refresh_grace" default:"10s"`
+	// Default 10s; 0 means none.
+	RefreshGrace Duration `yaml:"refresh_grace" default:"10s" zero:"no grace: any second use revokes the family"`
 	// Leeway is the clock skew allowed when verifying tokens; at most 60s.
-	// Default 30s.
-	Leeway Duration `yaml:"leeway" default:"30s"`
+	// Default 30s; 0 means none.
+	Leeway Duration `yaml:"leeway" default:"30s" zero:"no leeway"`
 	// RotationPeriod makes a new signing key this often; 0 (the default)
 	// means only on request. At least 1h when set.
-	RotationPeriod Duration `yaml:"rotation_period" default:"0s"`
+	RotationPeriod Duration `yaml:"rotation_period" default:"0s" zero:"rotate only on request"`
 }
 
 // KeyEncryptionKeyBytes returns the decoded KeyEncryptionKey, or nil when it
@@ -332,7 +334,7 @@ type Password struct {
 	Threads int `yaml:"threads" default:"1"`
 	// MaxConcurrent caps hashes computed at once. Default (0): the number
 	// of CPUs, filled in by ApplyDefaults.
-	MaxConcurrent int `yaml:"max_concurrent" derived:"the number of CPUs"`
+	MaxConcurrent int `yaml:"max_concurrent" derived:"the number of CPUs" zero:"the number of CPUs"`
 }
 
 // TLS makes the server speak HTTPS itself. Set both files or neither.

@@ -323,7 +323,7 @@ func TestYAMLForms(t *testing.T) {
 		{"audience as one string", "token: {audience: api}", func(c *Config) any { return c.Token.Audience }, []string{"api"}},
 		{"list as comma-separated string", "trusted_proxies: 10.0.0.0/8, 127.0.0.1", func(c *Config) any { return fmt.Sprint(c.TrustedProxies) }, "[10.0.0.0/8 127.0.0.1/32]"},
 		{"null means default", "session:\n  idle_timeout:\n  absolute_timeout: ~\n", func(c *Config) any { return c.Session.IdleTimeout.String() + c.Session.AbsoluteTimeout.String() }, "24h720h"},
-		{"zero means default", "session: {max_per_user: 0, idle_timeout: 0s}", func(c *Config) any { return fmt.Sprint(c.Session.MaxPerUser, c.Session.IdleTimeout) }, "100 24h"},
+		{"a written zero is kept where it means something", "token: {leeway: 0s, refresh_grace: 0}", func(c *Config) any { return fmt.Sprint(c.Token.Leeway, c.Token.RefreshGrace) }, "0s 0s"},
 		{"days", "session: {absolute_timeout: 30d}", func(c *Config) any { return c.Session.AbsoluteTimeout.Duration }, 720 * time.Hour},
 		{"anchor and alias", "token:\n  audience: &aud [x, y]\ngateway:\n  allowed_redirect_hosts: *aud\n", func(c *Config) any { return c.Gateway.AllowedRedirectHosts }, []string{"x", "y"}},
 		{"merge key, own keys win", "http:\n  <<: {read_timeout: 1s, write_timeout: 2s}\n  write_timeout: 3s\n",

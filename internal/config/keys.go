@@ -25,6 +25,10 @@ type KeyInfo struct {
 	Env string
 	// Secret is true for keys whose value is never shown.
 	Secret bool
+	// Zero says what a written 0 means for a number or duration key that
+	// keeps it ("no leeway"); "" when 0 is refused, or the key is no
+	// number or duration.
+	Zero string
 }
 
 // Keys lists every configuration key (but not the nested objects that
@@ -37,7 +41,7 @@ func Keys() []KeyInfo {
 		if f.kind == kindStruct {
 			return
 		}
-		ki := KeyInfo{Key: lf.key, Type: typeName(f.typ), Default: f.def, Secret: f.kind == kindSecret}
+		ki := KeyInfo{Key: lf.key, Type: typeName(f.typ), Default: f.def, Secret: f.kind == kindSecret, Zero: f.zero}
 		if ki.Default == "" {
 			ki.Default = f.derived
 		}

@@ -55,6 +55,9 @@ func TestDocsListEveryKey(t *testing.T) {
 		if cells[4] == "" {
 			t.Errorf("docs do not say what %s does", k.Key)
 		}
+		if k.Zero != "" && !strings.Contains(cells[4], "`0`") {
+			t.Errorf("docs do not say what a written `0` means for %s (%s)", k.Key, k.Zero)
+		}
 	}
 	for key := range rows {
 		if !known[key] {

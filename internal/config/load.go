@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -46,13 +47,14 @@ func Load(path string, env []string, flags map[string]string) (*Config, error) {
 }
 
 func load(name string, src []byte, env []string, flags map[string]string) (*Config, error) {
-	l := &loader{origins: map[string]string{}, failed: map[string]bool{}}
+	l := &loader{origins: map[string]string{}, failed: map[string]bool{}, zeros: map[string]writtenZero{}}
 	var c Config
 	root := reflect.ValueOf(&c).Elem()
 	l.file(name, src, root)
 	l.env(env, root)
 	l.flags(flags, root)
 	c.ApplyDefaults()
+	l.writtenZeros()
 	validate(&c, l.report)
 	if len(l.errs) > 0 {
 		return nil, errors.Join(l.errs...)
@@ -63,8 +65,16 @@ func load(name string, src []byte, env []string, flags map[string]string) (*Conf
 // loader collects problems and remembers where each key was last set.
 type loader struct {
 	errs    []error
-	origins map[string]string // key → "file:line", "env NAME" or "flag --key"
-	failed  map[string]bool   // keys whose last value could not be read
+	origins map[string]string      // key → "file:line", "env NAME" or "flag --key"
+	failed  map[string]bool        // keys whose last value could not be read
+	zeros   map[string]writtenZero // number and duration keys last written as 0
+}
+
+// writtenZero is a number or duration key whose value was written as 0 (not
+// left out, null or empty): where, and the field it was read into.
+type writtenZero struct {
+	where string
+	v     reflect.Value
 }
 
 // add records "config: where: key: msg", leaving out empty parts.
@@ -96,6 +106,43 @@ func (l *loader) addErr(where, key string, err error) {
 func (l *loader) set(where, key string) {
 	l.origins[key] = where
 	delete(l.failed, key)
+	delete(l.zeros, key)
+}
+
+// setValue is set for a value raw read into v, a leaf of kind k: a number or
+// duration written as 0 is remembered for writtenZeros.
+func (l *loader) setValue(where, key string, v reflect.Value, k kind, raw string) {
+	l.set(where, key)
+	if (k == kindInt || k == kindDuration) && strings.TrimSpace(raw) != "" && v.IsZero() {
+		l.zeros[key] = writtenZero{where, v}
+	}
+}
+
+// listIndex matches the index of a list element in a key (routes[2]).
+var listIndex = regexp.MustCompile(`\[[0-9]+\]`)
+
+// writtenZeros runs after ApplyDefaults: a key written as 0 gets its 0 back
+// when its `zero` tag says what 0 means, and is refused otherwise, so a
+// written value is never silently replaced by the default.
+func (l *loader) writtenZeros() {
+	fields := map[string]field{}
+	walk(reflect.TypeFor[Config](), "", []int{}, func(lf leaf) { fields[lf.key] = lf.field })
+	for _, key := range slices.Sorted(maps.Keys(l.zeros)) {
+		w := l.zeros[key]
+		f := fields[listIndex.ReplaceAllString(key, "[]")]
+		if f.zero != "" {
+			if f.zero != f.derived { // else 0 means the derived default, filled in already
+				w.v.SetZero()
+			}
+			continue
+		}
+		l.failed[key] = true // one message for the key
+		def := f.def
+		if def == "" {
+			def = f.derived
+		}
+		l.add(w.where, key, fmt.Sprintf("0 is not allowed here; leave the key out for its default (%s), or give a positive value", def))
+	}
 }
 
 // report is validate's callback: problems with keys that could not be read
@@ -172,11 +219,12 @@ func (l *loader) setLeaf(root reflect.Value, lf leaf, val, where, from string) {
 		l.addErr(where, lf.key, fmt.Errorf("is a list of objects, which cannot be set from %s; use the config file", from))
 		return
 	}
-	if err := setString(root.FieldByIndex(lf.path), lf.field.kind, val); err != nil {
+	v := root.FieldByIndex(lf.path)
+	if err := setString(v, lf.field.kind, val); err != nil {
 		l.addErr(where, lf.key, err)
 		return
 	}
-	l.set(where, lf.key)
+	l.setValue(where, lf.key, v, lf.field.kind, val)
 }
 
 // maxNodes bounds the YAML values one file may expand to (aliases can
@@ -454,7 +502,7 @@ func (d *yamlDecoder) scalar(n *yaml.Node, v reflect.Value, k kind, key string) 
 		d.l.addErr(d.at(n), key, err)
 		return
 	}
-	d.l.set(d.at(n), key)
+	d.l.setValue(d.at(n), key, v, k, n.Value)
 }
 
 // suggest returns the candidate closest to s by edit distance, or "" when

@@ -85,6 +85,7 @@ type field struct {
 	kind    kind
 	def     string // `default` tag
 	derived string // `derived` tag: description of a computed default
+	zero    string // `zero` tag: what a written 0 means; empty: 0 is refused
 }
 
 // fieldsOf lists the keys of struct type t in declaration order. Exported
@@ -106,7 +107,7 @@ func fieldsOf(t reflect.Type) []field {
 		}
 		out = append(out, field{
 			name: name, index: i, typ: sf.Type, kind: kindOf(sf.Type),
-			def: sf.Tag.Get("default"), derived: sf.Tag.Get("derived"),
+			def: sf.Tag.Get("default"), derived: sf.Tag.Get("derived"), zero: sf.Tag.Get("zero"),
 		})
 	}
 	return out
@@ -198,7 +199,7 @@ func setString(v reflect.Value, k kind, s string) error {
 		d, err := parseDuration(s)
 		switch {
 		case errors.Is(err, errNegativeDuration):
-			return badValue("%q is negative (durations are positive; 0 or empty means the default)", s)
+			return badValue("%q is negative (durations are positive; leave the key out for its default)", s)
 		case err != nil:
 			return badValue("%q is not a duration (use Go syntax like 15m or 1h30m)", s)
 		}

@@ -64,6 +64,13 @@ func (v validator) oneOf(key, val string, allowed ...string) {
 	v.errorf(key, "%q is not one of %s", val, strings.Join(allowed, ", "))
 }
 
+// nonNegative is for keys where 0 means something (their `zero` tag).
+func (v validator) nonNegative(key string, d Duration) {
+	if d.Duration < 0 {
+		v.errorf(key, "must not be negative (0 or a duration like 30s)")
+	}
+}
+
 func (v validator) positive(key string, d Duration) {
 	if d.Duration <= 0 {
 		v.errorf(key, "must be a positive duration (like 30s or 5m)")
@@ -281,8 +288,8 @@ func (v validator) token(c *Config) {
 	v.positive("token.access_ttl", t.AccessTTL)
 	v.positive("token.refresh_ttl", t.RefreshTTL)
 	v.positive("token.refresh_idle_ttl", t.RefreshIdleTTL)
-	v.positive("token.refresh_grace", t.RefreshGrace)
-	v.positive("token.leeway", t.Leeway)
+	v.nonNegative("token.refresh_grace", t.RefreshGrace)
+	v.nonNegative("token.leeway", t.Leeway)
 	if t.RefreshIdleTTL.Duration > t.RefreshTTL.Duration {
 		v.errorf("token.refresh_idle_ttl", "%s is longer than token.refresh_ttl %s (lower it, or raise token.refresh_ttl)", t.RefreshIdleTTL, t.RefreshTTL)
 	}

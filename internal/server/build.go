@@ -286,12 +286,12 @@ func buildTokens(ctx context.Context, cfg *config.Config, stores *Stores, log *s
 	if err != nil {
 		return nil, fmt.Errorf("server: token issuer: %w", err)
 	}
-	verifier, err := token.NewVerifier(keys, token.VerifierConfig{Issuer: cfg.Token.Issuer, Audience: aud[0], Leeway: cfg.Token.Leeway.Duration})
+	verifier, err := token.NewVerifier(keys, token.VerifierConfig{Issuer: cfg.Token.Issuer, Audience: aud[0], Leeway: orNone(cfg.Token.Leeway.Duration)})
 	if err != nil {
 		return nil, fmt.Errorf("server: token verifier: %w", err)
 	}
 	rs, err := refresh.New(refresh.Config{Store: stores.Refresh, TTL: cfg.Token.RefreshTTL.Duration,
-		IdleTTL: cfg.Token.RefreshIdleTTL.Duration, Grace: cfg.Token.RefreshGrace.Duration, AccessTTL: cfg.Token.AccessTTL.Duration})
+		IdleTTL: cfg.Token.RefreshIdleTTL.Duration, Grace: orNone(cfg.Token.RefreshGrace.Duration), AccessTTL: cfg.Token.AccessTTL.Duration})
 	if err != nil {
 		return nil, err
 	}
@@ -301,6 +301,16 @@ func buildTokens(ctx context.Context, cfg *config.Config, stores *Stores, log *s
 	}
 	return &Tokens{Keys: keys, Issuer: issuer, Verifier: verifier, Refresh: rs, Clients: clients, Users: stores.Users,
 		IssuerURL: cfg.Token.Issuer, Audience: aud, AccessTTL: cfg.Token.AccessTTL.Duration, JWKSMaxAge: JWKSMaxAge}, nil
+}
+
+// orNone turns a configured 0 (token.leeway, token.refresh_grace: "none";
+// Load has filled in every default) into the libraries' "none", which is
+// negative: their 0 means their default.
+func orNone(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // rotateEvery rotates the signing key whenever the newest key is older than

@@ -7,12 +7,15 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/refresh"
+	"github.com/sessiond/sessiond/token"
 )
 
 func buildConfig(t *testing.T, flags map[string]string) *config.Config {
@@ -102,4 +105,43 @@ func TestBuild_SQLiteKeysNeedNoKEK(t *testing.T) {
 		t.Fatalf("build: %v", err)
 	}
 	app.Close()
+}
+
+// Issue 13 item 7: token.leeway: 0s and token.refresh_grace: 0s mean none
+// all the way to the verifier and the refresh service (they used to become
+// 30s and 10s): a token expired two seconds ago is refused, and a spent
+// refresh token presented again revokes its family. With the defaults both
+// are accepted.
+func TestBuild_ZeroLeewayAndGraceMeanNone(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		value string
+		ok    bool
+	}{{"0s", false}, {"", true}} {
+		app, err := server.Build(ctx, buildConfig(t, map[string]string{"token.leeway": tc.value, "token.refresh_grace": tc.value}), nil)
+		if err != nil {
+			t.Fatalf("build: %v", err)
+		}
+		tok, err := app.Tokens.Issuer.Issue(ctx, token.Claims{Subject: "u1", ID: "j1", IssuedAt: time.Now().Add(-time.Minute), ExpiresAt: time.Now().Add(-2 * time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, verr := app.Tokens.Verifier.Verify(ctx, tok)
+		rs := app.Tokens.Refresh
+		_, rt, err := rs.Start(ctx, "u1", "app", "", refresh.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mint := func(context.Context, *refresh.Family) (string, time.Time, error) {
+			return "a", time.Now().Add(time.Minute), nil
+		}
+		if _, _, err := rs.Refresh(ctx, rt, mint); err != nil {
+			t.Fatal(err)
+		}
+		_, _, rerr := rs.Refresh(ctx, rt, mint)
+		app.Close()
+		if (verr == nil) != tc.ok || (rerr == nil) != tc.ok {
+			t.Fatalf("%q: token expired 2s ago: %v; spent refresh token again: %v; want accepted %v", tc.value, verr, rerr, tc.ok)
+		}
+	}
 }

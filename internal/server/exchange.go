@@ -111,7 +111,7 @@ func (s *Server) verifySubject(ctx context.Context, raw string, cl *client.Clien
 		}
 		return nil, err
 	}
-	denied, err := t.Refresh.Denied(ctx, c.ID, c.SessionID)
+	denied, err := t.Refresh.Denied(ctx, c.ID, c.SessionID, c.ClientID)
 	if err != nil {
 		return nil, err
 	}

@@ -347,8 +347,8 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 			}
 			return err
 		}
-		if c.ClientID != cl.ID && !cl.FirstParty {
-			return nil
+		if c.ClientID != cl.ID {
+			return nil // not the caller's to revoke (RFC 7009 §2.1): 200, nothing done
 		}
 		if err := t.Refresh.DenyAccess(ctx, c.ID, c.ExpiresAt); err != nil {
 			return err
@@ -379,11 +379,12 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// revokeRefreshOf revokes tok's family if it belongs to cl (or cl is the
-// first-party client).
+// revokeRefreshOf revokes tok's family if it was issued to cl: RFC 7009
+// §2.1. A request without credentials is the built-in or a registered public
+// client, and so reaches only that public client's tokens.
 func (s *Server) revokeRefreshOf(ctx context.Context, tok string, cl *client.Client) (bool, error) {
 	rs := s.opt.Tokens.Refresh
-	return rs.RevokeTokenIf(ctx, tok, func(f *refresh.Family) bool { return cl.FirstParty || f.ClientID == cl.ID })
+	return rs.RevokeTokenIf(ctx, tok, func(f *refresh.Family) bool { return f.ClientID == cl.ID })
 }
 
 // handleIntrospect: POST /v1/introspect (RFC 7662), for authenticated
@@ -426,6 +427,12 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, err := t.Refresh.Inspect(ctx, tok)
+	if err == nil {
+		var may bool
+		if may, err = s.mayInspectRefresh(ctx, cl, f); err == nil && !may {
+			err = refresh.ErrInvalid
+		}
+	}
 	if errors.Is(err, refresh.ErrInvalid) {
 		writeJSON(w, http.StatusOK, map[string]bool{"active": false})
 		return
@@ -436,6 +443,25 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"active": true, "token_type": "refresh_token", "sub": f.UserID,
 		"client_id": f.ClientID, "scope": f.Scope, "sid": f.ID, "iat": f.CreatedAt.Unix(), "exp": f.Deadline().Unix(), "iss": t.IssuerURL})
+}
+
+// mayInspectRefresh reports whether cl may learn about a refresh token of
+// family f: a confidential client's refresh tokens only to that client (no
+// one else has a use for them); public clients' (the built-in one's
+// included) to every authenticated client. A removed client's tokens are
+// nobody's.
+func (s *Server) mayInspectRefresh(ctx context.Context, cl *client.Client, f *refresh.Family) (bool, error) {
+	if f.ClientID == cl.ID {
+		return true, nil
+	}
+	owner, err := client.Lookup(ctx, s.opt.Tokens.Clients, f.ClientID)
+	if errors.Is(err, client.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return owner.Public, nil
 }
 
 // handleJWKS: GET /.well-known/jwks.json.

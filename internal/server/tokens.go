@@ -100,7 +100,7 @@ func (t *Tokens) AuthenticateBearer(ctx context.Context, raw string) (*account.U
 		}
 		t.verified.put(key, c, now)
 	}
-	denied, err := t.Refresh.Denied(ctx, c.ID, c.SessionID)
+	denied, err := t.Refresh.Denied(ctx, c.ID, c.SessionID, c.ClientID)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -103,7 +103,8 @@ func (p *Provider) deliver(clientID, userID, sessionID string) {
 }
 
 // send delivers a logout token to the client's back-channel logout URI and
-// returns the result for metrics ("" when the client has none).
+// returns the result for metrics ("" when the client has none). Retries
+// stop when the client is removed meanwhile.
 func (p *Provider) send(ctx context.Context, clientID, userID, sessionID string) string {
 	log := p.cfg.Log.With(slog.String("client_id", clientID), slog.String("session_id", sessionID))
 	cl, err := client.Lookup(ctx, p.cfg.Clients, clientID)
@@ -139,6 +140,16 @@ func (p *Provider) send(ctx context.Context, clientID, userID, sessionID string)
 			log.Warn("back-channel logout failed", slog.Int("attempts", attempt+1), slog.Any("error", ctx.Err()))
 			return "failed"
 		case <-time.After(p.cfg.RetryDelays[attempt]):
+		}
+		// A client removed (or its logout URI dropped) since the last
+		// attempt gets no more: it is looked up again before each retry.
+		if cl, err = client.Lookup(ctx, p.cfg.Clients, clientID); err != nil || cl.BackchannelLogoutURI == "" {
+			if err != nil && !errors.Is(err, client.ErrNotFound) {
+				log.Error("back-channel logout: client lookup failed", slog.Any("error", err))
+				return "error"
+			}
+			log.Info("back-channel logout stopped: the client was removed", slog.Int("attempts", attempt+1))
+			return "failed"
 		}
 	}
 }

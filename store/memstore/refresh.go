@@ -173,14 +173,25 @@ func (m *Store) GetFamily(ctx context.Context, id string) (*refresh.Family, erro
 
 // RevokeFamilies implements refresh.Index.
 func (m *Store) RevokeFamilies(ctx context.Context, userID, keep string) ([]string, error) {
-	if err := ctxErr(ctx, "revoke families"); err != nil {
+	return m.revokeFamiliesWhere(ctx, "revoke families", func(f *refresh.Family) bool { return f.UserID == userID && f.ID != keep })
+}
+
+// RevokeFamiliesByClient implements refresh.Index.
+func (m *Store) RevokeFamiliesByClient(ctx context.Context, clientID string) ([]string, error) {
+	return m.revokeFamiliesWhere(ctx, "revoke client families", func(f *refresh.Family) bool { return f.ClientID == clientID })
+}
+
+// revokeFamiliesWhere drops every family match selects and returns the
+// IDs of the live ones.
+func (m *Store) revokeFamiliesWhere(ctx context.Context, op string, match func(*refresh.Family) bool) ([]string, error) {
+	if err := ctxErr(ctx, op); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var ids []string
 	for id, f := range m.rt().families {
-		if f.UserID == userID && id != keep {
+		if match(f) {
 			if _, ok := m.liveFamily(id); ok {
 				ids = append(ids, id)
 			}

@@ -189,12 +189,26 @@ func (s *Store) GetFamily(ctx context.Context, id string) (*refresh.Family, erro
 // locked in ID order, so that two of these for one user (logout everywhere
 // on two nodes) wait for each other instead of deadlocking.
 func (s *Store) RevokeFamilies(ctx context.Context, userID, keep string) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `DELETE FROM families WHERE id IN (
-		SELECT id FROM families WHERE user_id = $1 AND id <> $2 ORDER BY id FOR UPDATE)
-		RETURNING id, deadline > $3`,
-		userID, keep, s.now())
+	return s.deleteFamilies(ctx, "revoke families", `DELETE FROM families WHERE id IN (
+		SELECT id FROM families WHERE user_id = $2 AND id <> $3 ORDER BY id FOR UPDATE)
+		RETURNING id, deadline > $1`, userID, keep)
+}
+
+// RevokeFamiliesByClient implements refresh.Index in one statement, locking
+// the rows in ID order like RevokeFamilies. It scans the families (removing
+// a client is rare).
+func (s *Store) RevokeFamiliesByClient(ctx context.Context, clientID string) ([]string, error) {
+	return s.deleteFamilies(ctx, "revoke client families", `DELETE FROM families WHERE id IN (
+		SELECT id FROM families WHERE client_id = $2 ORDER BY id FOR UPDATE)
+		RETURNING id, deadline > $1`, clientID)
+}
+
+// deleteFamilies runs a DELETE … RETURNING id, deadline > $1 (now) and
+// returns the IDs of the live families it deleted; args are $2 on.
+func (s *Store) deleteFamilies(ctx context.Context, op, query string, args ...any) ([]string, error) {
+	rows, err := s.pool.Query(ctx, query, append([]any{s.now()}, args...)...)
 	if err != nil {
-		return nil, wrap(ctx, "revoke families", err)
+		return nil, wrap(ctx, op, err)
 	}
 	var ids []string
 	var id string
@@ -206,7 +220,7 @@ func (s *Store) RevokeFamilies(ctx context.Context, userID, keep string) ([]stri
 		return nil
 	})
 	if err != nil {
-		return nil, wrap(ctx, "revoke families", err)
+		return nil, wrap(ctx, op, err)
 	}
 	return ids, nil
 }

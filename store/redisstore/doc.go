@@ -15,8 +15,9 @@
 //	sessiond:u:{<user ID>}:sessions       sorted set: the user's session index
 //	sessiond:f:{<family ID>}              string: a refresh family record
 //	sessiond:u:{<user ID>}:families       sorted set: the user's family index
+//	sessiond:c:{<client ID>}:families     sorted set: the OAuth client's family index (absolute expiry)
 //	sessiond:rt:{<token ID>}              string: a refresh token record
-//	sessiond:deny:{<key>}                 string: a denylist entry ("jti:…", "sid:…")
+//	sessiond:deny:{<key>}                 string: a denylist entry ("jti:…", "sid:…", "client:…")
 //	sessiond:rl:<scope>:<key>             string: a rate-limit TAT (Unix ns)
 //
 // The session record is one compact binary string (record.go: fixed header

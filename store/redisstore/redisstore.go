@@ -269,6 +269,9 @@ func (s *Store) sessionKey(id string) string      { return s.prefix + "s:{" + id
 func (s *Store) indexKey(userID string) string    { return s.prefix + "u:{" + userID + "}:sessions" }
 func (s *Store) familyKey(id string) string       { return s.prefix + "f:{" + id + "}" }
 func (s *Store) familiesKey(userID string) string { return s.prefix + "u:{" + userID + "}:families" }
+func (s *Store) clientFamiliesKey(clientID string) string {
+	return s.prefix + "c:{" + clientID + "}:families"
+}
 func (s *Store) refreshTokenKey(id string) string { return s.prefix + "rt:{" + id + "}" }
 func (s *Store) denyKey(key string) string        { return s.prefix + "deny:{" + key + "}" }
 func (s *Store) limiterKey(scope, key string) string {

@@ -46,13 +46,22 @@ func (s *Store) CreateFamily(ctx context.Context, f *refresh.Family, first *refr
 	// delete the index); SET with a past PXAT stores nothing but still
 	// tells a live duplicate apart.
 	live := dl > ms(s.now())
-	idx := s.familiesKey(f.UserID)
+	idx, cidx := s.familiesKey(f.UserID), s.clientFamiliesKey(f.ClientID)
 	if live {
 		cmds = append(cmds,
 			s.c.B().Zadd().Key(idx).Gt().ScoreMember().ScoreMember(float64(dl), f.ID).Build(),
 			s.c.B().Pexpireat().Key(idx).MillisecondsTimestamp(exp).Nx().Build(), // a new index
 			s.c.B().Pexpireat().Key(idx).MillisecondsTimestamp(exp).Gt().Build(), // a longer-lived family
 		)
+		if f.ClientID != "" {
+			// The client's index, scored by absolute expiry (which rotation
+			// does not move), for RevokeFamiliesByClient.
+			cmds = append(cmds,
+				s.c.B().Zadd().Key(cidx).Gt().ScoreMember().ScoreMember(float64(exp), f.ID).Build(),
+				s.c.B().Pexpireat().Key(cidx).MillisecondsTimestamp(exp).Nx().Build(),
+				s.c.B().Pexpireat().Key(cidx).MillisecondsTimestamp(exp).Gt().Build(),
+			)
+		}
 	}
 	res := s.c.DoMulti(ctx, cmds...)
 	var firstErr error
@@ -68,10 +77,14 @@ func (s *Store) CreateFamily(ctx context.Context, f *refresh.Family, first *refr
 			firstErr = err
 		}
 	}
-	added := false
+	added, cadded := false, false
 	if live {
 		n, err := res[2].AsInt64()
 		added = err == nil && n == 1
+		if f.ClientID != "" {
+			n, err := res[5].AsInt64()
+			cadded = err == nil && n == 1
+		}
 		for _, r := range res[2:] {
 			if err := r.Error(); err != nil && firstErr == nil {
 				firstErr = err
@@ -91,6 +104,9 @@ func (s *Store) CreateFamily(ctx context.Context, f *refresh.Family, first *refr
 	}
 	if added {
 		undo = append(undo, s.c.B().Zrem().Key(idx).Member(f.ID).Build())
+	}
+	if cadded {
+		undo = append(undo, s.c.B().Zrem().Key(cidx).Member(f.ID).Build())
 	}
 	if len(undo) > 0 {
 		s.c.DoMulti(ctx, undo...)
@@ -300,7 +316,7 @@ func (s *Store) spend(ctx context.Context, op, oldID string, next *refresh.Token
 }
 
 // RevokeFamily implements refresh.Store: GETDEL of the family, then its
-// index entry. Its tokens are left to expire with their TTL (the family's
+// entries in its user's and its client's index. Its tokens are left to expire with their TTL (the family's
 // absolute expiry): they resolve to a missing family, which is ErrNotFound.
 func (s *Store) RevokeFamily(ctx context.Context, id string) error {
 	const op = "revoke family"
@@ -318,8 +334,14 @@ func (s *Store) RevokeFamily(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	}
-	if err := s.c.Do(ctx, s.c.B().Zrem().Key(s.familiesKey(f.UserID)).Member(id).Build()).Error(); err != nil {
-		return s.wrap(ctx, op, err)
+	zrem := rueidis.Commands{s.c.B().Zrem().Key(s.familiesKey(f.UserID)).Member(id).Build()}
+	if f.ClientID != "" {
+		zrem = append(zrem, s.c.B().Zrem().Key(s.clientFamiliesKey(f.ClientID)).Member(id).Build())
+	}
+	for _, r := range s.c.DoMulti(ctx, zrem...) {
+		if err := r.Error(); err != nil {
+			return s.wrap(ctx, op, err)
+		}
 	}
 	if ms(f.Deadline()) <= ms(s.now()) {
 		return notFound(op)
@@ -358,6 +380,29 @@ func (s *Store) Families(ctx context.Context, userID string) ([]*refresh.Family,
 func (s *Store) RevokeFamilies(ctx context.Context, userID, keep string) ([]string, error) {
 	return s.deleteIndexed(ctx, "revoke families", s.familiesKey(userID), userID, keep, s.familyKey, deleteFamilyScript)
 }
+
+// RevokeFamiliesByClient implements refresh.Index as RevokeFamilies does,
+// from the client's family index (kept since CreateFamily recorded it:
+// families created by a sessiond before that index existed are not in it,
+// and end only with their expiry or their user's revocation). Entries left
+// in the users' indexes are repaired when those are read.
+func (s *Store) RevokeFamiliesByClient(ctx context.Context, clientID string) ([]string, error) {
+	return s.deleteIndexed(ctx, "revoke client families", s.clientFamiliesKey(clientID), clientID, "", s.familyKey,
+		deleteClientFamilyScript)
+}
+
+// deleteClientFamilyScript is deleteFamilyScript with the client as the
+// owner: the second owner() shadows luaFamily's.
+//
+//	KEYS[1] family key
+//	ARGV[1] now, ms
+//	ARGV[2] the client ID
+var deleteClientFamilyScript = newScript(luaFamily + `
+local function owner(s)
+  local u = struct.unpack('>I2', s, 50)
+  return string.sub(s, 60 + u, 59 + u + struct.unpack('>I2', s, 52))
+end
+` + deleteOwned)
 
 // SetFamilyData implements refresh.Index with a compare-and-set script on
 // the family record.

@@ -274,7 +274,7 @@ func TestRefreshServiceRace(t *testing.T) {
 				if err != nil || nf.Generation != 2 || p2.RefreshToken == pairs[0].RefreshToken {
 					t.Fatalf("round %d: successor refresh: %+v %v", round, nf, err)
 				}
-				if d, err := svc.Denied(ctx, "j", fam.ID); err != nil || d {
+				if d, err := svc.Denied(ctx, "j", fam.ID, ""); err != nil || d {
 					t.Fatalf("round %d: family denied after a race: %v %v", round, d, err)
 				}
 			}

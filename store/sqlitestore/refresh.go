@@ -162,9 +162,22 @@ func (s *Store) GetFamily(ctx context.Context, id string) (*refresh.Family, erro
 
 // RevokeFamilies implements refresh.Index.
 func (s *Store) RevokeFamilies(ctx context.Context, userID, keep string) ([]string, error) {
-	rows, err := s.w.QueryContext(ctx, `DELETE FROM families WHERE user_id = ? AND id <> ? RETURNING id, deadline`, userID, keep)
+	return s.deleteFamilies(ctx, "revoke families", `DELETE FROM families WHERE user_id = ? AND id <> ? RETURNING id, deadline`, userID, keep)
+}
+
+// RevokeFamiliesByClient implements refresh.Index in one statement (a scan
+// of the families: removing a client is rare).
+func (s *Store) RevokeFamiliesByClient(ctx context.Context, clientID string) ([]string, error) {
+	return s.deleteFamilies(ctx, "revoke client families", `DELETE FROM families WHERE client_id = ? RETURNING id, deadline`, clientID)
+}
+
+// deleteFamilies runs a DELETE … RETURNING id, deadline and returns the IDs
+// of the live families it deleted (their tokens go with them: ON DELETE
+// CASCADE).
+func (s *Store) deleteFamilies(ctx context.Context, op, query string, args ...any) ([]string, error) {
+	rows, err := s.w.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: revoke families: %w", err)
+		return nil, fmt.Errorf("sqlitestore: %s: %w", op, err)
 	}
 	defer rows.Close()
 	now := ms(s.now())
@@ -173,14 +186,14 @@ func (s *Store) RevokeFamilies(ctx context.Context, userID, keep string) ([]stri
 		var id string
 		var deadline int64
 		if err := rows.Scan(&id, &deadline); err != nil {
-			return nil, fmt.Errorf("sqlitestore: revoke families: %w", err)
+			return nil, fmt.Errorf("sqlitestore: %s: %w", op, err)
 		}
 		if deadline > now {
 			ids = append(ids, id)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlitestore: revoke families: %w", err)
+		return nil, fmt.Errorf("sqlitestore: %s: %w", op, err)
 	}
 	return ids, nil
 }

@@ -186,6 +186,80 @@ func RunRefresh(t *testing.T, newStore func(t *testing.T) refresh.Backend) {
 		}
 	})
 
+	t.Run("RevokeFamiliesByClient", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t)
+		app, other := uniq("app"), uniq("other")
+		u1, u2 := uniq("u"), uniq("u")
+		create := func(user, clientID string) (*refresh.Family, *refresh.Token) {
+			f, first := NewFamily(t, user, now, time.Hour)
+			f.ClientID = clientID
+			if err := st.CreateFamily(ctx, f, first); err != nil {
+				t.Fatal(err)
+			}
+			return f, first
+		}
+		a1, a1first := create(u1, app)
+		a2, _ := create(u2, app)
+		revoked, _ := create(u2, app)
+		kept, keptFirst := create(u1, other)
+		// A rotated family stays the client's; one revoked before is not
+		// reported again.
+		a1next := NewRefreshToken(t, a1.ID, 1)
+		used := now.UTC().Truncate(time.Millisecond).Add(time.Second)
+		if _, err := st.Rotate(ctx, a1first.ID, a1next, []byte("sealed"), used, used.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RevokeFamily(ctx, revoked.ID); err != nil {
+			t.Fatal(err)
+		}
+
+		// A burst of concurrent calls (two nodes removing the client at
+		// once): every family is reported by exactly one of them.
+		var mu sync.Mutex
+		seen := map[string]int{}
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				ids, err := st.RevokeFamiliesByClient(ctx, app)
+				if err != nil {
+					t.Errorf("revoke client families: %v", err)
+				}
+				mu.Lock()
+				for _, id := range ids {
+					seen[id]++
+				}
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if len(seen) != 2 || seen[a1.ID] != 1 || seen[a2.ID] != 1 {
+			t.Fatalf("revoked %v, want %s and %s once each", seen, a1.ID, a2.ID)
+		}
+		for _, id := range []string{a1first.ID, a1next.ID} {
+			if _, _, err := st.LookupToken(ctx, id); !errors.Is(err, refresh.ErrNotFound) {
+				t.Fatalf("token of a revoked client family: want ErrNotFound, got %v", err)
+			}
+		}
+		for _, id := range []string{a1.ID, a2.ID} {
+			if _, err := st.GetFamily(ctx, id); !errors.Is(err, refresh.ErrNotFound) {
+				t.Fatalf("revoked client family: want ErrNotFound, got %v", err)
+			}
+		}
+		if list, err := st.Families(ctx, u1); err != nil || len(list) != 1 || list[0].ID != kept.ID {
+			t.Fatalf("user's families after the client's revocation: %v %v", list, err)
+		}
+		if list, err := st.Families(ctx, u2); err != nil || len(list) != 0 {
+			t.Fatalf("user's families after the client's revocation: %v %v", list, err)
+		}
+		if _, _, err := st.LookupToken(ctx, keptFirst.ID); err != nil {
+			t.Fatalf("another client's family touched: %v", err)
+		}
+		if ids, err := st.RevokeFamiliesByClient(ctx, uniq("nobody")); err != nil || len(ids) != 0 {
+			t.Fatalf("client without families: %v %v", ids, err)
+		}
+	})
+
 	t.Run("FamilyDataCompareAndSet", func(t *testing.T) {
 		t.Parallel()
 		st := newStore(t)
