@@ -24,14 +24,21 @@ func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("account: too many failed attempts, retry after %s", e.RetryAfter)
 }
 
-// Limiter counts failed attempts per key. ratelimit.Memory implements it in
-// process; the Redis store shares it across nodes.
+// Limiter limits attempts per key. An attempt takes its slot with Reserve
+// before any work that reveals its outcome (the password hash), so that a
+// burst of parallel attempts cannot all pass a check made before any of them
+// is recorded; an attempt that must not count (a successful login) gives its
+// slot back with Refund. Reserve and Refund are atomic per key, also across
+// nodes sharing a backend: ratelimit.Memory does it under a mutex in
+// process, redisstore.Limiter in a Lua script and pgstore.Limiter in one SQL
+// statement.
 type Limiter interface {
-	// Check returns how long key must wait before another attempt (0: go).
-	Check(ctx context.Context, key string) (time.Duration, error)
-	// Fail records a failed attempt.
-	Fail(ctx context.Context, key string) error
-	// Reset forgets key's failures (after a success).
+	// Reserve takes one attempt for key and returns 0, or, when key is over
+	// its limit, takes nothing and returns how long to wait.
+	Reserve(ctx context.Context, key string) (wait time.Duration, err error)
+	// Refund gives back one attempt that Reserve took for key.
+	Refund(ctx context.Context, key string) error
+	// Reset forgets all of key's attempts.
 	Reset(ctx context.Context, key string) error
 }
 
@@ -119,37 +126,50 @@ func cleanRoles(roles []string) []string {
 // password, disabled or locked account: same error, similar time, because an
 // unknown email is verified against a dummy hash), or *RateLimitedError when
 // the IP or the account is over its limit. Other errors are store failures.
+//
+// Every limit is taken before the password is hashed, so that parallel
+// attempts cannot all pass a check made before any of them is recorded: the
+// attempt reserves its slot in PerIP, then in PerAccount (giving the IP slot
+// back when the account refuses it), then its lockout slot in the user
+// record (see takeSlot). Only failures count: a successful login refunds its
+// PerIP slot and resets PerAccount and the consecutive-failure count. Slots
+// taken by an attempt that ends in a store error stay taken (fail closed).
 func (s *Service) Authenticate(ctx context.Context, email, password, ip string) (*User, error) {
-	if wait, err := s.check(ctx, s.PerIP, "ip:"+ip); err != nil || wait > 0 {
-		if err == nil {
-			s.audit(ctx, "login.rate_limited", slog.String("ip", ip), slog.String("scope", "ip"))
-			return nil, &RateLimitedError{RetryAfter: wait}
-		}
+	ipKey := "ip:" + ip
+	if err := s.reserve(ctx, s.PerIP, ipKey, "login.rate_limited", slog.String("ip", ip), slog.String("scope", "ip")); err != nil {
 		return nil, err
 	}
 	norm, nerr := NormalizeEmail(email)
 	if nerr != nil {
 		s.Hasher.VerifyDummy(ctx, password)
-		return nil, s.fail(ctx, nil, ip, "", "invalid_email")
+		return nil, s.fail(ctx, nil, ip, "invalid_email")
 	}
-	if wait, err := s.check(ctx, s.PerAccount, "acct:"+norm); err != nil || wait > 0 {
-		if err == nil {
-			s.audit(ctx, "login.rate_limited", slog.String("ip", ip), slog.String("scope", "account"))
-			return nil, &RateLimitedError{RetryAfter: wait}
+	acctKey := "acct:" + norm
+	if err := s.reserve(ctx, s.PerAccount, acctKey, "login.rate_limited", slog.String("ip", ip), slog.String("scope", "account")); err != nil {
+		if rerr := s.refund(ctx, s.PerIP, ipKey); rerr != nil {
+			return nil, rerr
 		}
 		return nil, err
 	}
 	u, err := s.Store.UserByEmail(ctx, norm)
 	if errors.Is(err, ErrNotFound) {
 		s.Hasher.VerifyDummy(ctx, password)
-		return nil, s.fail(ctx, nil, ip, norm, "unknown_user")
+		return nil, s.fail(ctx, nil, ip, "unknown_user")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("account: authenticate: %w", err)
 	}
+	slot, err := s.takeSlot(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if slot.locked {
+		s.Hasher.VerifyDummy(ctx, password)
+		return nil, s.fail(ctx, u, ip, "locked")
+	}
 	if u.PasswordHash == "" {
 		s.Hasher.VerifyDummy(ctx, password)
-		return nil, s.fail(ctx, u, ip, norm, "no_password")
+		return nil, s.failSlot(ctx, u, ip, "no_password", slot)
 	}
 	ok, rehash, err := s.Hasher.Verify(ctx, password, u.PasswordHash)
 	if err != nil {
@@ -157,89 +177,139 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 	}
 	switch {
 	case !ok:
-		return nil, s.fail(ctx, u, ip, norm, "wrong_password")
+		return nil, s.failSlot(ctx, u, ip, "wrong_password", slot)
 	case u.Disabled:
-		return nil, s.fail(ctx, u, ip, norm, "disabled")
-	case s.now().Before(u.LockedUntil):
-		return nil, s.fail(ctx, u, ip, norm, "locked")
+		return nil, s.failSlot(ctx, u, ip, "disabled", slot)
+	}
+	if err := s.refund(ctx, s.PerIP, ipKey); err != nil {
+		return nil, err
 	}
 	if s.PerAccount != nil {
-		if err := s.PerAccount.Reset(ctx, "acct:"+norm); err != nil {
-			return nil, fmt.Errorf("account: authenticate: %w", err)
+		if err := s.PerAccount.Reset(ctx, acctKey); err != nil {
+			return nil, fmt.Errorf("account: rate limit: %w", err)
 		}
 	}
-	if u.FailedLogins > 0 || rehash {
-		var newHash string
-		if rehash {
-			if newHash, err = s.Hasher.Hash(ctx, password); err != nil {
-				return nil, err
-			}
+	var newHash string
+	if rehash {
+		if newHash, err = s.Hasher.Hash(ctx, password); err != nil {
+			return nil, err
 		}
-		u, err = s.Store.UpdateUser(ctx, u.ID, func(u *User) error {
-			u.FailedLogins = 0
-			if newHash != "" {
-				u.PasswordHash = newHash
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("account: authenticate: %w", err)
+	}
+	u, err = s.Store.UpdateUser(ctx, u.ID, func(u *User) error {
+		u.FailedLogins = 0
+		if slot.locks && u.LockedUntil.Equal(slot.until) {
+			u.LockedUntil = time.Time{} // the lock this attempt set, provisionally
 		}
+		if newHash != "" {
+			u.PasswordHash = newHash
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("account: authenticate: %w", err)
 	}
 	s.audit(ctx, "login.success", slog.String("user_id", u.ID), slog.String("ip", ip))
 	return u, nil
 }
 
-func (s *Service) check(ctx context.Context, l Limiter, key string) (time.Duration, error) {
+// reserve takes one attempt from l for key, or audits event with attrs and
+// returns *RateLimitedError.
+func (s *Service) reserve(ctx context.Context, l Limiter, key, event string, attrs ...any) error {
 	if l == nil {
-		return 0, nil
+		return nil
 	}
-	wait, err := l.Check(ctx, key)
+	wait, err := l.Reserve(ctx, key)
 	if err != nil {
-		return 0, fmt.Errorf("account: rate limit: %w", err)
+		return fmt.Errorf("account: rate limit: %w", err)
 	}
-	return wait, nil
+	if wait > 0 {
+		s.audit(ctx, event, attrs...)
+		return &RateLimitedError{RetryAfter: wait}
+	}
+	return nil
 }
 
-// fail records a failed attempt and returns ErrInvalidCredentials (or a store
-// error).
-func (s *Service) fail(ctx context.Context, u *User, ip, email, reason string) error {
-	if s.PerIP != nil {
-		if err := s.PerIP.Fail(ctx, "ip:"+ip); err != nil {
-			return fmt.Errorf("account: rate limit: %w", err)
-		}
+// refund gives back the attempt reserve took from l for key.
+func (s *Service) refund(ctx context.Context, l Limiter, key string) error {
+	if l == nil {
+		return nil
 	}
-	if s.PerAccount != nil && email != "" {
-		if err := s.PerAccount.Fail(ctx, "acct:"+email); err != nil {
-			return fmt.Errorf("account: rate limit: %w", err)
-		}
+	if err := l.Refund(ctx, key); err != nil {
+		return fmt.Errorf("account: rate limit: %w", err)
 	}
+	return nil
+}
+
+// slot is an attempt's place in its account's lockout count.
+type slot struct {
+	locked bool      // the account was locked: the attempt is refused unevaluated
+	locks  bool      // this attempt was the LockoutAfter-th and set the lock
+	until  time.Time // the lock it set
+}
+
+// lockout returns LockoutAfter and LockoutDuration, defaults applied.
+func (s *Service) lockout() (after int, dur time.Duration) {
+	after, dur = s.LockoutAfter, s.LockoutDuration
+	if after <= 0 {
+		after = DefaultLockoutAfter
+	}
+	if dur <= 0 {
+		dur = DefaultLockoutDuration
+	}
+	return after, dur
+}
+
+// errLocked aborts takeSlot's update: there is nothing to write.
+var errLocked = errors.New("account: locked")
+
+// takeSlot reserves the attempt's place in the account's consecutive-failure
+// count before the password is checked, in one atomic UpdateUser: a locked
+// account refuses it (nothing written), otherwise FailedLogins counts it at
+// once, and the attempt that reaches LockoutAfter locks the account
+// provisionally. So of any burst, however parallel, at most LockoutAfter −
+// FailedLogins attempts are evaluated; the others see the lock. A success
+// then resets the count and lifts the lock it set itself; a failure leaves
+// both, already recorded.
+func (s *Service) takeSlot(ctx context.Context, id string) (slot, error) {
+	after, dur := s.lockout()
+	now := s.now()
+	var sl slot
+	_, err := s.Store.UpdateUser(ctx, id, func(u *User) error {
+		sl = slot{}
+		if now.Before(u.LockedUntil) {
+			sl.locked = true
+			return errLocked
+		}
+		u.FailedLogins++
+		if u.FailedLogins >= after {
+			u.FailedLogins = 0
+			u.LockedUntil = now.Add(dur)
+			sl.locks, sl.until = true, u.LockedUntil
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errLocked) {
+		return slot{}, fmt.Errorf("account: record attempt: %w", err)
+	}
+	return sl, nil
+}
+
+// failSlot is fail for an attempt that took a lockout slot: it also audits
+// the lockout that slot set.
+func (s *Service) failSlot(ctx context.Context, u *User, ip, reason string, sl slot) error {
+	if sl.locks {
+		_, dur := s.lockout()
+		s.audit(ctx, "login.lockout", slog.String("user_id", u.ID), slog.String("ip", ip), slog.Duration("for", dur))
+	}
+	return s.fail(ctx, u, ip, reason)
+}
+
+// fail audits a failed attempt (already counted when its slots were taken)
+// and returns ErrInvalidCredentials.
+func (s *Service) fail(ctx context.Context, u *User, ip, reason string) error {
 	attrs := []any{slog.String("ip", ip), slog.String("reason", reason)}
 	if u != nil {
 		attrs = append(attrs, slog.String("user_id", u.ID))
-		after, dur := s.LockoutAfter, s.LockoutDuration
-		if after <= 0 {
-			after = DefaultLockoutAfter
-		}
-		if dur <= 0 {
-			dur = DefaultLockoutDuration
-		}
-		locked := false
-		_, err := s.Store.UpdateUser(ctx, u.ID, func(u *User) error {
-			u.FailedLogins++
-			if u.FailedLogins >= after && !s.now().Before(u.LockedUntil) {
-				u.LockedUntil = s.now().Add(dur)
-				u.FailedLogins = 0
-				locked = true
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("account: record failure: %w", err)
-		}
-		if locked {
-			s.audit(ctx, "login.lockout", slog.String("user_id", u.ID), slog.String("ip", ip), slog.Duration("for", dur))
-		}
 	}
 	s.audit(ctx, "login.failure", attrs...)
 	return ErrInvalidCredentials
@@ -259,13 +329,10 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 		return nil, ErrInvalidCredentials
 	}
 	// Wrong current passwords count against the same per-account limit as
-	// failed logins: a stolen session must not become a guessing oracle.
+	// failed logins, reserved before the hash like a login's: a stolen
+	// session must not become a guessing oracle, not even a parallel one.
 	key := "acct:" + u.Email
-	if wait, err := s.check(ctx, s.PerAccount, key); err != nil || wait > 0 {
-		if err == nil {
-			s.audit(ctx, "password.change_rate_limited", slog.String("user_id", u.ID))
-			return nil, &RateLimitedError{RetryAfter: wait}
-		}
+	if err := s.reserve(ctx, s.PerAccount, key, "password.change_rate_limited", slog.String("user_id", u.ID)); err != nil {
 		return nil, err
 	}
 	ok, _, err := s.Hasher.Verify(ctx, current, u.PasswordHash)
@@ -273,13 +340,11 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 		return nil, fmt.Errorf("account: change password: %w", err)
 	}
 	if !ok {
-		if s.PerAccount != nil {
-			if err := s.PerAccount.Fail(ctx, key); err != nil {
-				return nil, fmt.Errorf("account: rate limit: %w", err)
-			}
-		}
 		s.audit(ctx, "password.change_failed", slog.String("user_id", u.ID))
 		return nil, ErrInvalidCredentials
+	}
+	if err := s.refund(ctx, s.PerAccount, key); err != nil {
+		return nil, err
 	}
 	return s.SetPassword(ctx, userID, next)
 }

@@ -20,7 +20,9 @@ func ExampleMemory() {
 	ctx := context.Background()
 	const key = "login:alice@example.com"
 	for attempt := 1; attempt <= 4; attempt++ {
-		wait, err := limiter.Check(ctx, key)
+		// Take the slot before checking the password, so that parallel
+		// attempts cannot all pass.
+		wait, err := limiter.Reserve(ctx, key)
 		if err != nil {
 			fmt.Println("refuse:", err) // fail closed
 			return
@@ -30,16 +32,16 @@ func ExampleMemory() {
 			continue
 		}
 		fmt.Printf("attempt %d: wrong password\n", attempt)
-		_ = limiter.Fail(ctx, key)
 	}
 
+	// 20s later one slot is back: the right password takes it, and, since
+	// only failures count, gives it back and forgets the failures.
 	now = now.Add(20 * time.Second)
-	wait, _ := limiter.Check(ctx, key)
+	wait, _ := limiter.Reserve(ctx, key)
 	fmt.Printf("20s later: wait %v\n", wait)
-
-	// The right password: forget the failures.
+	_ = limiter.Refund(ctx, key)
 	_ = limiter.Reset(ctx, key)
-	wait, _ = limiter.Check(ctx, key)
+	wait, _ = limiter.Reserve(ctx, key)
 	fmt.Printf("after a successful login: wait %v\n", wait)
 
 	// Output:

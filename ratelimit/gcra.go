@@ -45,3 +45,18 @@ func Record(tat, now time.Time, r Rate) (newTAT time.Time) {
 	}
 	return tat.Add(interval)
 }
+
+// Unrecord returns the theoretical arrival time of the key after one event
+// recorded by Record is given back: tat − r.Interval(). A result at or before
+// now means the key is as if never seen. An event may be given back after
+// others were recorded: the result is exact unless the key went idle (its TAT
+// passed) between the event and its refund, when at most that one event is
+// forgiven early. For a Rate with no
+// positive Interval it returns tat unchanged. It is a pure function.
+func Unrecord(tat time.Time, r Rate) (newTAT time.Time) {
+	interval := r.Interval()
+	if interval <= 0 || tat.IsZero() {
+		return tat
+	}
+	return tat.Add(-interval)
+}

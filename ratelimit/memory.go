@@ -23,9 +23,8 @@ var errClosed = errors.New("limiter closed")
 // has passed: a write to a shard sweeps it whenever the shard has doubled in
 // size since its last sweep, so memory stays within about twice the number
 // of live keys plus a small constant, with no background goroutine. A key is
-// live for at most r.Per after its last failure (longer only if Fail is
-// called while it is blocked). Keys are kept verbatim, so callers should
-// bound their length.
+// live for at most r.Per after its last reserved attempt. Keys are kept
+// verbatim, so callers should bound their length.
 //
 // Memory is not shared between processes: use a shared backend when several
 // nodes must count together. Create it with NewMemory. It is safe for
@@ -46,8 +45,8 @@ type memShard struct {
 }
 
 // NewMemory returns a Memory limiting each key to r. The zero Rate (or any
-// Rate whose Interval is not positive) means unlimited: Check always returns
-// 0 and nothing is stored. now is the clock; nil means time.Now.
+// Rate whose Interval is not positive) means unlimited: Reserve always
+// returns 0 and nothing is stored. now is the clock; nil means time.Now.
 func NewMemory(r Rate, now func() time.Time) *Memory {
 	if now == nil {
 		now = time.Now
@@ -76,41 +75,18 @@ func (m *Memory) usable(ctx context.Context) error {
 
 func (m *Memory) unlimited() bool { return m.rate.Interval() <= 0 }
 
-// Check returns how long key must wait before its next attempt: 0 when an
-// attempt is allowed now. It records nothing. It returns an error only when
+// Reserve takes one attempt for key and returns 0, or, when key is over its
+// rate, takes nothing and returns how long to wait. The check and the take
+// are one step under the key's shard lock, so of any number of parallel
+// calls at most the remaining allowance get 0. It returns an error only when
 // ctx has ended or m is closed; callers should then refuse the attempt (fail
 // closed).
-func (m *Memory) Check(ctx context.Context, key string) (time.Duration, error) {
+func (m *Memory) Reserve(ctx context.Context, key string) (time.Duration, error) {
 	if err := m.usable(ctx); err != nil {
-		return 0, fmt.Errorf("ratelimit: check: %w", err)
+		return 0, fmt.Errorf("ratelimit: reserve: %w", err)
 	}
 	if m.unlimited() {
 		return 0, nil
-	}
-	now := m.now()
-	s := m.shard(key)
-	s.mu.Lock()
-	ns, ok := s.tats[key]
-	if ok && ns <= now.UnixNano() {
-		delete(s.tats, key)
-		ok = false
-	}
-	s.mu.Unlock()
-	if !ok {
-		return 0, nil
-	}
-	return Check(time.Unix(0, ns), now, m.rate), nil
-}
-
-// Fail records one failed attempt for key. It records it even when Check
-// would have refused it, so call it only for attempts that were actually
-// made. It returns an error only when ctx has ended or m is closed.
-func (m *Memory) Fail(ctx context.Context, key string) error {
-	if err := m.usable(ctx); err != nil {
-		return fmt.Errorf("ratelimit: fail: %w", err)
-	}
-	if m.unlimited() {
-		return nil
 	}
 	now := m.now()
 	nowNS := now.UnixNano()
@@ -121,9 +97,38 @@ func (m *Memory) Fail(ctx context.Context, key string) error {
 	if ns, ok := s.tats[key]; ok && ns > nowNS {
 		tat = time.Unix(0, ns)
 	}
+	if wait := Check(tat, now, m.rate); wait > 0 {
+		return wait, nil
+	}
 	s.tats[key] = Record(tat, now, m.rate).UnixNano()
 	if len(s.tats) >= s.sweepAt {
 		s.sweep(nowNS)
+	}
+	return 0, nil
+}
+
+// Refund gives back one attempt that Reserve took for key (see Unrecord),
+// typically because it succeeded and only failures count. It returns an
+// error only when ctx has ended or m is closed.
+func (m *Memory) Refund(ctx context.Context, key string) error {
+	if err := m.usable(ctx); err != nil {
+		return fmt.Errorf("ratelimit: refund: %w", err)
+	}
+	if m.unlimited() {
+		return nil
+	}
+	nowNS := m.now().UnixNano()
+	s := m.shard(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns, ok := s.tats[key]
+	if !ok {
+		return nil
+	}
+	if ns = Unrecord(time.Unix(0, ns), m.rate).UnixNano(); ns > nowNS {
+		s.tats[key] = ns
+	} else {
+		delete(s.tats, key)
 	}
 	return nil
 }
@@ -151,7 +156,7 @@ func (m *Memory) Reset(ctx context.Context, key string) error {
 	return nil
 }
 
-// Close releases m's memory. Afterwards Check, Fail and Reset return an
+// Close releases m's memory. Afterwards Reserve, Refund and Reset return an
 // error. Close is idempotent, always returns nil, and is safe to call
 // concurrently with the other methods.
 func (m *Memory) Close() error {

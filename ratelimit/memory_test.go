@@ -23,68 +23,13 @@ func newClock() *clock {
 func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-func mustCheck(t testing.TB, m *Memory, key string) time.Duration {
+func mustReserve(t testing.TB, m *Memory, key string) time.Duration {
 	t.Helper()
-	d, err := m.Check(context.Background(), key)
+	d, err := m.Reserve(context.Background(), key)
 	if err != nil {
-		t.Fatalf("Check(%q): %v", key, err)
+		t.Fatalf("Reserve(%q): %v", key, err)
 	}
 	return d
-}
-
-func mustFail(t testing.TB, m *Memory, key string) {
-	t.Helper()
-	if err := m.Fail(context.Background(), key); err != nil {
-		t.Fatalf("Fail(%q): %v", key, err)
-	}
-}
-
-// TestBruteForceRule18_MemoryBurstThenBlocked: rule 18, N consecutive
-// failures are allowed, then the key is refused with an exact Retry-After.
-func TestBruteForceRule18_MemoryBurstThenBlocked(t *testing.T) {
-	t.Parallel()
-	c := newClock()
-	r := Rate{N: 5, Per: time.Minute} // T = 12s
-	m := NewMemory(r, c.Now)
-	defer m.Close()
-
-	for i := range 5 {
-		if wait := mustCheck(t, m, "alice"); wait != 0 {
-			t.Fatalf("attempt %d: Check = %v, want 0", i+1, wait)
-		}
-		mustFail(t, m, "alice")
-	}
-	if wait := mustCheck(t, m, "alice"); wait != 12*time.Second {
-		t.Fatalf("after 5 failures: Check = %v, want 12s", wait)
-	}
-	if wait := mustCheck(t, m, "bob"); wait != 0 {
-		t.Fatalf("other key: Check = %v, want 0", wait)
-	}
-
-	c.Advance(5 * time.Second)
-	if wait := mustCheck(t, m, "alice"); wait != 7*time.Second {
-		t.Fatalf("5s later: Check = %v, want 7s", wait)
-	}
-	// Recovery after one interval: exactly one more attempt.
-	c.Advance(7 * time.Second)
-	if wait := mustCheck(t, m, "alice"); wait != 0 {
-		t.Fatalf("after one interval: Check = %v, want 0", wait)
-	}
-	mustFail(t, m, "alice")
-	if wait := mustCheck(t, m, "alice"); wait != 12*time.Second {
-		t.Fatalf("after the recovered attempt failed: Check = %v, want 12s", wait)
-	}
-	// A full window later the whole burst is back, and the key is gone.
-	c.Advance(time.Minute)
-	for i := range 5 {
-		if wait := mustCheck(t, m, "alice"); wait != 0 {
-			t.Fatalf("new burst attempt %d: Check = %v, want 0", i+1, wait)
-		}
-		mustFail(t, m, "alice")
-	}
-	if wait := mustCheck(t, m, "alice"); wait != 12*time.Second {
-		t.Fatalf("after second burst: Check = %v, want 12s", wait)
-	}
 }
 
 // TestBruteForceRule18_MemoryAccountCap: rule 18, at most 100 consecutive
@@ -96,9 +41,8 @@ func TestBruteForceRule18_MemoryAccountCap(t *testing.T) {
 	defer m.Close()
 	allowed := 0
 	for range 1000 {
-		if mustCheck(t, m, "acct:alice") == 0 {
+		if mustReserve(t, m, "acct:alice") == 0 {
 			allowed++
-			mustFail(t, m, "acct:alice")
 		}
 	}
 	if allowed != 100 {
@@ -111,16 +55,19 @@ func TestMemory_Reset(t *testing.T) {
 	c := newClock()
 	m := NewMemory(Rate{N: 2, Per: time.Minute}, c.Now)
 	defer m.Close()
-	mustFail(t, m, "k")
-	mustFail(t, m, "k")
-	if mustCheck(t, m, "k") == 0 {
+	mustReserve(t, m, "k")
+	mustReserve(t, m, "k")
+	if mustReserve(t, m, "k") == 0 {
 		t.Fatal("not blocked after 2 failures")
 	}
 	if err := m.Reset(context.Background(), "k"); err != nil {
 		t.Fatal(err)
 	}
-	if wait := mustCheck(t, m, "k"); wait != 0 {
-		t.Fatalf("after Reset: Check = %v, want 0", wait)
+	if wait := mustReserve(t, m, "k"); wait != 0 {
+		t.Fatalf("after Reset: Reserve = %v, want 0", wait)
+	}
+	if err := m.Reset(context.Background(), "k"); err != nil {
+		t.Fatal(err)
 	}
 	if err := m.Reset(context.Background(), "never-seen"); err != nil {
 		t.Fatalf("Reset(unknown key): %v", err)
@@ -135,10 +82,9 @@ func TestMemory_Unlimited(t *testing.T) {
 	for _, r := range []Rate{{}, {N: 3}, {N: 10, Per: 5}} {
 		m := NewMemory(r, nil)
 		for range 1000 {
-			mustFail(t, m, "k")
-		}
-		if wait := mustCheck(t, m, "k"); wait != 0 {
-			t.Fatalf("%+v: Check = %v, want 0", r, wait)
+			if wait := mustReserve(t, m, "k"); wait != 0 {
+				t.Fatalf("%+v: Reserve = %v, want 0", r, wait)
+			}
 		}
 		if n := m.len(); n != 0 {
 			t.Fatalf("%+v: %d keys stored, want 0", r, n)
@@ -158,7 +104,7 @@ func TestMemory_ExpiryBoundsMemory(t *testing.T) {
 	// lives 20s (one interval), so only the recent ones may stay.
 	const keys = 200_000
 	for i := range keys {
-		mustFail(t, m, fmt.Sprintf("ip:%d", i))
+		mustReserve(t, m, fmt.Sprintf("ip:%d", i))
 		if i%1000 == 999 {
 			c.Advance(time.Minute / 2) // 1000 keys every 30s
 		}
@@ -168,18 +114,17 @@ func TestMemory_ExpiryBoundsMemory(t *testing.T) {
 	if n, limit := m.len(), 2*1000+numShards*minSweep; n > limit {
 		t.Fatalf("%d keys stored for ~1000 live ones, want at most %d", n, limit)
 	}
-	// Check drops an expired key it meets.
-	mustFail(t, m, "x")
-	c.Advance(r.Interval())
-	if wait := mustCheck(t, m, "x"); wait != 0 {
-		t.Fatalf("Check at TAT = %v, want 0", wait)
+	// A refund that takes a key back to its TAT drops it.
+	mustReserve(t, m, "x")
+	if err := m.Refund(context.Background(), "x"); err != nil {
+		t.Fatal(err)
 	}
 	s := m.shard("x")
 	s.mu.Lock()
 	_, ok := s.tats["x"]
 	s.mu.Unlock()
 	if ok {
-		t.Fatal("expired key still stored after Check")
+		t.Fatal("key still stored after its only attempt was refunded")
 	}
 }
 
@@ -200,10 +145,7 @@ func TestMemory_Concurrent(t *testing.T) {
 				if i%2 == 1 {
 					key = fmt.Sprintf("own:%d", g)
 				}
-				if _, err := m.Check(ctx, key); err != nil {
-					t.Error(err)
-				}
-				if err := m.Fail(ctx, key); err != nil {
+				if _, err := m.Reserve(ctx, key); err != nil {
 					t.Error(err)
 				}
 				if i%10 == 9 {
@@ -213,17 +155,16 @@ func TestMemory_Concurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	// No Fail on "shared" was lost to a race: after its 400 concurrent
-	// failures, exactly N−400 more fill the burst.
+	// No reservation on "shared" was lost to a race: after its 400
+	// concurrent ones, exactly N−400 more fill the burst.
 	failures := goroutines * perG / 2
 	for range r.N - failures {
-		if wait := mustCheck(t, m, "shared"); wait != 0 {
-			t.Fatalf("blocked before %d failures: wait %v", r.N, wait)
+		if wait := mustReserve(t, m, "shared"); wait != 0 {
+			t.Fatalf("blocked before %d attempts: wait %v", r.N, wait)
 		}
-		mustFail(t, m, "shared")
 	}
-	if wait := mustCheck(t, m, "shared"); wait != r.Interval() {
-		t.Fatalf("after exactly %d failures: Check = %v, want %v", r.N, wait, r.Interval())
+	if wait := mustReserve(t, m, "shared"); wait != r.Interval() {
+		t.Fatalf("after exactly %d attempts: Reserve = %v, want %v", r.N, wait, r.Interval())
 	}
 }
 
@@ -232,17 +173,17 @@ func TestMemory_ContextAndClose(t *testing.T) {
 	m := NewMemory(Rate{N: 1, Per: time.Minute}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := m.Check(ctx, "k"); !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "ratelimit: check: ") {
-		t.Fatalf("Check(cancelled) error = %v", err)
+	if _, err := m.Reserve(ctx, "k"); !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "ratelimit: reserve: ") {
+		t.Fatalf("Reserve(cancelled) error = %v", err)
 	}
-	if err := m.Fail(ctx, "k"); !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "ratelimit: fail: ") {
-		t.Fatalf("Fail(cancelled) error = %v", err)
+	if err := m.Refund(ctx, "k"); !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "ratelimit: refund: ") {
+		t.Fatalf("Refund(cancelled) error = %v", err)
 	}
 	if err := m.Reset(ctx, "k"); !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "ratelimit: reset: ") {
 		t.Fatalf("Reset(cancelled) error = %v", err)
 	}
 
-	mustFail(t, m, "k")
+	mustReserve(t, m, "k")
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -253,18 +194,18 @@ func TestMemory_ContextAndClose(t *testing.T) {
 		t.Fatalf("%d keys kept after Close", n)
 	}
 	bg := context.Background()
-	if _, err := m.Check(bg, "k"); err == nil {
-		t.Fatal("Check after Close: no error")
+	if _, err := m.Reserve(bg, "k"); err == nil {
+		t.Fatal("Reserve after Close: no error")
 	}
-	if err := m.Fail(bg, "k"); err == nil {
-		t.Fatal("Fail after Close: no error")
+	if err := m.Refund(bg, "k"); err == nil {
+		t.Fatal("Refund after Close: no error")
 	}
 	if err := m.Reset(bg, "k"); err == nil {
 		t.Fatal("Reset after Close: no error")
 	}
 }
 
-func BenchmarkMemory_CheckFail(b *testing.B) {
+func BenchmarkMemory_Reserve(b *testing.B) {
 	m := NewMemory(Rate{N: 100, Per: time.Hour}, nil)
 	defer m.Close()
 	keys := make([]string, 4096)
@@ -278,10 +219,7 @@ func BenchmarkMemory_CheckFail(b *testing.B) {
 		for pb.Next() {
 			key := keys[i%len(keys)]
 			i++
-			if _, err := m.Check(ctx, key); err != nil {
-				b.Fatal(err)
-			}
-			if err := m.Fail(ctx, key); err != nil {
+			if _, err := m.Reserve(ctx, key); err != nil {
 				b.Fatal(err)
 			}
 		}

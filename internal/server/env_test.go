@@ -61,6 +61,8 @@ type envOptions struct {
 	noTokens  bool
 	pprof     bool
 	clients   ClientStoreForTest
+	// users wraps the user store the account service sees.
+	users func(account.Store) account.Store
 }
 
 // ClientStoreForTest is the client registry a test env uses.
@@ -98,6 +100,9 @@ func newEnv(t *testing.T, opt envOptions) *env {
 		backend = opt.wrap(st)
 	}
 	acc := &account.Service{Store: st, Hasher: opt.hasher, Now: clk.Now, LockoutAfter: opt.lockAfter}
+	if opt.users != nil {
+		acc.Store = opt.users(st)
+	}
 	if opt.perIP.N > 0 {
 		acc.PerIP = ratelimit.NewMemory(opt.perIP, clk.Now)
 	}

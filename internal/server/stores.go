@@ -69,6 +69,13 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 				return nil, fmt.Errorf("server: open store %q: %w", redact(url), err)
 			}
 			st.Closers = append(st.Closers, s)
+			if url == cfg.Store.Sessions {
+				// Failed logins count across every node sharing this database.
+				st.Limiters = [2]account.Limiter{
+					s.Limiter(cfg.RateLimit.LoginPerIP, "login-ip"),
+					s.Limiter(cfg.RateLimit.LoginPerAccount, "login-account"),
+				}
+			}
 			b = s
 		case "redis", "rediss", "redis+cluster", "rediss+cluster":
 			s, err := redisstore.Open(ctx, url, redisstore.Options{Prefix: cfg.Store.Redis.Prefix})

@@ -11,8 +11,9 @@
 // one transaction; a refresh-token rotation locks its family row, so that of
 // concurrent rotations of one token on any nodes exactly one wins. A
 // background sweeper deletes expired sessions, refresh families (with their
-// tokens) and denylist entries in small batches that skip rows a request
-// holds, so it never blocks requests.
+// tokens), denylist entries and spent rate-limit keys in small batches that
+// skip rows a request holds, so it never blocks requests. Store.Limiter is a
+// login limiter shared by every node on the database.
 //
 // Signing keys are stored as token.Keys hands them over: seal them (a
 // token.Sealer) before they reach a database that other systems can read.

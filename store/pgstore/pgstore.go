@@ -217,8 +217,8 @@ func (s *Store) sweepLoop(every time.Duration) {
 
 // sweeps are the statements Sweep runs, each deleting one batch of expired
 // rows ($1 the store's time, $2 the batch size): sessions, refresh families
-// (their tokens go with them, ON DELETE CASCADE), denylist entries and
-// single sign-on flows.
+// (their tokens go with them, ON DELETE CASCADE), denylist entries, single
+// sign-on flows and rate-limit keys past their TAT.
 var sweeps = [...]string{
 	`DELETE FROM sessions WHERE ctid = ANY (ARRAY(
 		SELECT ctid FROM sessions WHERE deadline <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
@@ -232,10 +232,16 @@ var sweeps = [...]string{
 	`DELETE FROM oidc_flows WHERE ctid = ANY (ARRAY(
 		SELECT ctid FROM oidc_flows WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
 		AND expires_at <= $1`,
+	// rate_limits.tat is Unix nanoseconds, and $1 has microseconds: a key
+	// may outlive its TAT by a microsecond, until the next sweep.
+	`DELETE FROM rate_limits WHERE ctid = ANY (ARRAY(
+		SELECT ctid FROM rate_limits WHERE tat <= (extract(epoch FROM $1::timestamptz)::numeric * 1000000000)::bigint
+		LIMIT $2 FOR UPDATE SKIP LOCKED))
+		AND tat <= (extract(epoch FROM $1::timestamptz)::numeric * 1000000000)::bigint`,
 }
 
 // Sweep deletes expired sessions, refresh families (with their tokens),
-// denylist entries and single sign-on flows, and returns how many rows it
+// denylist entries, single sign-on flows and rate-limit keys, and returns how many rows it
 // deleted (not counting the tokens). It works in batches of 1000 rows, each
 // its own short statement, and skips rows that a request has locked, so it
 // never makes a request wait. The sweeper calls it; tests may call it directly.

@@ -27,7 +27,7 @@ func ExampleOpen() {
 		log.Fatal(err)
 	}
 	perAccount := st.Limiter(ratelimit.Rate{N: 10, Per: time.Minute}, "login-account")
-	if wait, err := perAccount.Check(ctx, "acct:alice@example.com"); err == nil && wait == 0 {
+	if wait, err := perAccount.Reserve(ctx, "acct:alice@example.com"); err == nil && wait == 0 {
 		s, _, err := m.Create(ctx, "u_alice", session.Meta{IP: "192.0.2.1", Method: "password"})
 		fmt.Println(s != nil, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,38 +15,35 @@ import (
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/store/redisstore"
+	"github.com/sessiond/sessiond/store/storetest"
 )
 
 var _ account.Limiter = (*redisstore.Limiter)(nil)
 
-// clock is a fake clock the tests move by hand. It starts at the real time
-// (with a sub-millisecond part) because Redis expires limiter keys at their
-// TAT by its own clock.
-type clock struct{ ns atomic.Int64 }
+// newClock is the limiter suite's fake clock, a little ahead of the real
+// time because Redis expires limiter keys by its own clock.
+var newClock = storetest.NewClock
 
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(time.Now().Truncate(time.Second).Add(123456789 * time.Nanosecond).UnixNano())
-	return c
+// singleAndCluster runs run against a single Redis and a Redis Cluster, in
+// parallel.
+func singleAndCluster(t *testing.T, run func(t *testing.T, url string)) {
+	t.Run("Single", func(t *testing.T) {
+		t.Parallel()
+		run(t, testenv.StartRedis(t).URL)
+	})
+	t.Run("Cluster", func(t *testing.T) {
+		t.Parallel()
+		run(t, testenv.StartRedisCluster(t).URL)
+	})
 }
 
-func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-func check(t testing.TB, l account.Limiter, key string) time.Duration {
+func reserve(t testing.TB, l account.Limiter, key string) time.Duration {
 	t.Helper()
-	d, err := l.Check(context.Background(), key)
+	d, err := l.Reserve(context.Background(), key)
 	if err != nil {
-		t.Fatalf("Check(%q): %v", key, err)
+		t.Fatalf("Reserve(%q): %v", key, err)
 	}
 	return d
-}
-
-func fail(t testing.TB, l account.Limiter, key string) {
-	t.Helper()
-	if err := l.Fail(context.Background(), key); err != nil {
-		t.Fatalf("Fail(%q): %v", key, err)
-	}
 }
 
 // nodes opens n Stores on the same Redis and prefix: n sessiond nodes.
@@ -62,8 +58,9 @@ func nodes(t *testing.T, url string, n int, now func() time.Time) []*redisstore.
 }
 
 // TestLimiter_MatchesMemory runs the same random operations against the
-// in-process limiter and the Redis one, on one clock: every Check must agree
-// to the nanosecond (the script mirrors ratelimit.Record exactly).
+// in-process limiter and the Redis one, on one clock: every Reserve must
+// agree to the nanosecond (the scripts mirror ratelimit.Check, Record and
+// Unrecord exactly).
 func TestLimiter_MatchesMemory(t *testing.T) {
 	t.Parallel()
 	r := testenv.StartRedis(t)
@@ -91,11 +88,18 @@ func TestLimiter_MatchesMemory(t *testing.T) {
 				}
 				switch {
 				case op < 40:
-					fail(t, mem, key)
-					fail(t, rl, key)
+					want := reserve(t, mem, key)
+					if got := reserve(t, rl, key); got != want {
+						t.Fatalf("op %d: Reserve(%q) = %v, in-process limiter says %v", i, key, got, want)
+					}
 				case op < 42:
 					_ = mem.Reset(context.Background(), key)
 					if err := rl.Reset(context.Background(), key); err != nil {
+						t.Fatal(err)
+					}
+				case op < 47:
+					_ = mem.Refund(context.Background(), key)
+					if err := rl.Refund(context.Background(), key); err != nil {
 						t.Fatal(err)
 					}
 				case op < 70:
@@ -105,9 +109,9 @@ func TestLimiter_MatchesMemory(t *testing.T) {
 				case op < 78:
 					c.Advance(time.Nanosecond)
 				default:
-					want := check(t, mem, key)
-					if got := check(t, rl, key); got != want {
-						t.Fatalf("op %d: Check(%q) = %v, in-process limiter says %v", i, key, got, want)
+					want := reserve(t, mem, key)
+					if got := reserve(t, rl, key); got != want {
+						t.Fatalf("op %d: Reserve(%q) = %v, in-process limiter says %v", i, key, got, want)
 					}
 					if want > 0 {
 						blocked++
@@ -142,69 +146,46 @@ func TestLimiter_Burst(t *testing.T) {
 			T := rate.Interval()
 			tau := rate.Per - T
 			for i := range rate.N {
-				if wait := check(t, l, "k"); wait != 0 {
-					t.Fatalf("event %d of a burst of %d: Check = %v, want 0", i+1, rate.N, wait)
+				if wait := reserve(t, l, "k"); wait != 0 {
+					t.Fatalf("event %d of a burst of %d: Reserve = %v, want 0", i+1, rate.N, wait)
 				}
-				fail(t, l, "k")
 			}
 			want := time.Duration(rate.N)*T - tau
-			if wait := check(t, l, "k"); wait != want || wait <= 0 {
-				t.Fatalf("Check after burst = %v, want %v", wait, want)
+			if wait := reserve(t, l, "k"); wait != want || wait <= 0 {
+				t.Fatalf("Reserve after burst = %v, want %v", wait, want)
 			}
 			c.Advance(want - time.Nanosecond)
-			if wait := check(t, l, "k"); wait != time.Nanosecond {
-				t.Fatalf("Check 1ns before retry = %v, want 1ns", wait)
+			if wait := reserve(t, l, "k"); wait != time.Nanosecond {
+				t.Fatalf("Reserve 1ns before retry = %v, want 1ns", wait)
 			}
 			c.Advance(time.Nanosecond)
-			if wait := check(t, l, "k"); wait != 0 {
-				t.Fatalf("Check at retry time = %v, want 0", wait)
+			if wait := reserve(t, l, "k"); wait != 0 {
+				t.Fatalf("Reserve at retry time = %v, want 0", wait)
 			}
-			fail(t, l, "k")
-			if wait := check(t, l, "k"); wait != T {
-				t.Fatalf("Check after the recovered event = %v, want %v", wait, T)
+			if wait := reserve(t, l, "k"); wait != T {
+				t.Fatalf("Reserve after the recovered event = %v, want %v", wait, T)
 			}
 			c.Advance(rate.Per + T) // past the TAT: a full burst again
 			for i := range rate.N {
-				if wait := check(t, l, "k"); wait != 0 {
-					t.Fatalf("new burst event %d: Check = %v", i+1, wait)
+				if wait := reserve(t, l, "k"); wait != 0 {
+					t.Fatalf("new burst event %d: Reserve = %v", i+1, wait)
 				}
-				fail(t, l, "k")
 			}
 		})
 	}
 }
 
-// TestBruteForceRule18_RedisBurstThenBlocked: rule 18, the in-process
-// limiter's test, through Redis.
-func TestBruteForceRule18_RedisBurstThenBlocked(t *testing.T) {
+// TestBruteForceRule18_RedisLimiter: rule 18 through Redis (single server
+// and Cluster), including a parallel burst taking at most the remaining
+// allowance.
+func TestBruteForceRule18_RedisLimiter(t *testing.T) {
 	t.Parallel()
-	r := testenv.StartRedis(t)
-	c := newClock()
-	m := open(t, r.URL, redisstore.Options{Now: c.Now}).Limiter(ratelimit.Rate{N: 5, Per: time.Minute}, "login-account")
-	for i := range 5 {
-		if wait := check(t, m, "alice"); wait != 0 {
-			t.Fatalf("attempt %d: Check = %v, want 0", i+1, wait)
-		}
-		fail(t, m, "alice")
+	run := func(t *testing.T, url string) {
+		storetest.RunLimiter(t, func(t *testing.T, r ratelimit.Rate, now func() time.Time) account.Limiter {
+			return open(t, url, redisstore.Options{Now: now}).Limiter(r, "suite")
+		})
 	}
-	if wait := check(t, m, "alice"); wait != 12*time.Second {
-		t.Fatalf("after 5 failures: Check = %v, want 12s", wait)
-	}
-	if wait := check(t, m, "bob"); wait != 0 {
-		t.Fatalf("other key: Check = %v, want 0", wait)
-	}
-	c.Advance(5 * time.Second)
-	if wait := check(t, m, "alice"); wait != 7*time.Second {
-		t.Fatalf("5s later: Check = %v, want 7s", wait)
-	}
-	c.Advance(7 * time.Second)
-	if wait := check(t, m, "alice"); wait != 0 {
-		t.Fatalf("after one interval: Check = %v, want 0", wait)
-	}
-	fail(t, m, "alice")
-	if wait := check(t, m, "alice"); wait != 12*time.Second {
-		t.Fatalf("after the recovered attempt failed: Check = %v, want 12s", wait)
-	}
+	singleAndCluster(t, run)
 }
 
 // TestBruteForceRule18_RedisAccountCap: rule 18, at most 100 consecutive
@@ -216,9 +197,8 @@ func TestBruteForceRule18_RedisAccountCap(t *testing.T) {
 	m := open(t, r.URL, redisstore.Options{Now: c.Now}).Limiter(ratelimit.Rate{N: 100, Per: time.Hour}, "login-account")
 	allowed := 0
 	for range 300 {
-		if check(t, m, "acct:alice") == 0 {
+		if reserve(t, m, "acct:alice") == 0 {
 			allowed++
-			fail(t, m, "acct:alice")
 		}
 	}
 	if allowed != 100 {
@@ -242,25 +222,24 @@ func TestBruteForceRule18_RedisSharedAcrossNodes(t *testing.T) {
 			if i%2 == 1 {
 				l = b
 			}
-			if wait := check(t, l, "ip:192.0.2.1"); wait != 0 {
+			if wait := reserve(t, l, "ip:192.0.2.1"); wait != 0 {
 				t.Fatalf("attempt %d: blocked early (%v)", i+1, wait)
 			}
-			fail(t, l, "ip:192.0.2.1")
 		}
 		for _, l := range []*redisstore.Limiter{a, b} {
-			if wait := check(t, l, "ip:192.0.2.1"); wait != 12*time.Second {
-				t.Fatalf("after 5 failures over two nodes: Check = %v, want 12s", wait)
+			if wait := reserve(t, l, "ip:192.0.2.1"); wait != 12*time.Second {
+				t.Fatalf("after 5 failures over two nodes: Reserve = %v, want 12s", wait)
 			}
 		}
 		// Another scope is another limiter.
-		if wait := check(t, ns[0].Limiter(rate, "login-account"), "ip:192.0.2.1"); wait != 0 {
+		if wait := reserve(t, ns[0].Limiter(rate, "login-account"), "ip:192.0.2.1"); wait != 0 {
 			t.Fatalf("scopes share counts: %v", wait)
 		}
 		if err := b.Reset(context.Background(), "ip:192.0.2.1"); err != nil {
 			t.Fatal(err)
 		}
-		if wait := check(t, a, "ip:192.0.2.1"); wait != 0 {
-			t.Fatalf("after a reset on the other node: Check = %v, want 0", wait)
+		if wait := reserve(t, a, "ip:192.0.2.1"); wait != 0 {
+			t.Fatalf("after a reset on the other node: Reserve = %v, want 0", wait)
 		}
 
 		// Concurrent failures on both nodes are all counted.
@@ -274,7 +253,7 @@ func TestBruteForceRule18_RedisSharedAcrossNodes(t *testing.T) {
 			}
 			wg.Go(func() {
 				for range 25 {
-					if err := l.Fail(context.Background(), "shared"); err != nil {
+					if _, err := l.Reserve(context.Background(), "shared"); err != nil {
 						t.Error(err)
 					}
 				}
@@ -282,23 +261,15 @@ func TestBruteForceRule18_RedisSharedAcrossNodes(t *testing.T) {
 		}
 		wg.Wait()
 		for range big.N - 400 {
-			if wait := check(t, la, "shared"); wait != 0 {
+			if wait := reserve(t, la, "shared"); wait != 0 {
 				t.Fatalf("blocked before %d failures: %v", big.N, wait)
 			}
-			fail(t, lb, "shared")
 		}
-		if wait := check(t, la, "shared"); wait != big.Interval() {
-			t.Fatalf("after exactly %d failures: Check = %v, want %v", big.N, wait, big.Interval())
+		if wait := reserve(t, la, "shared"); wait != big.Interval() {
+			t.Fatalf("after exactly %d attempts: Reserve = %v, want %v", big.N, wait, big.Interval())
 		}
 	}
-	t.Run("Single", func(t *testing.T) {
-		t.Parallel()
-		run(t, testenv.StartRedis(t).URL)
-	})
-	t.Run("Cluster", func(t *testing.T) {
-		t.Parallel()
-		run(t, testenv.StartRedisCluster(t).URL)
-	})
+	singleAndCluster(t, run)
 }
 
 // TestLimiter_KeyExpiresAtTAT: the key's whole state is its TAT, and it
@@ -310,8 +281,8 @@ func TestLimiter_KeyExpiresAtTAT(t *testing.T) {
 	rate := ratelimit.Rate{N: 3, Per: 10 * time.Second}
 	l := open(t, r.URL, redisstore.Options{Prefix: "p:", Now: c.Now}).Limiter(rate, "s")
 	start := c.Now()
-	fail(t, l, "k")
-	fail(t, l, "k")
+	reserve(t, l, "k")
+	reserve(t, l, "k")
 	tat := start.Add(2 * rate.Interval())
 	if got := r.Do(t, "GET", "p:rl:s:k"); got != strconv.FormatInt(tat.UnixNano(), 10) {
 		t.Fatalf("stored TAT %s, want %d", got, tat.UnixNano())
@@ -335,10 +306,10 @@ func TestLimiter_UnlimitedStoresNothing(t *testing.T) {
 	for _, rate := range []ratelimit.Rate{{}, {N: 3}, {N: 10, Per: 5}} {
 		l := st.Limiter(rate, "u")
 		for range 50 {
-			fail(t, l, "k")
+			reserve(t, l, "k")
 		}
-		if wait := check(t, l, "k"); wait != 0 {
-			t.Fatalf("%+v: Check = %v, want 0", rate, wait)
+		if wait := reserve(t, l, "k"); wait != 0 {
+			t.Fatalf("%+v: Reserve = %v, want 0", rate, wait)
 		}
 	}
 	if got := r.Do(t, "DBSIZE"); got != "0" {
@@ -352,11 +323,11 @@ func TestLimiter_ContextCanceled(t *testing.T) {
 	l := open(t, r.URL, redisstore.Options{}).Limiter(ratelimit.Rate{N: 1, Per: time.Minute}, "c")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := l.Check(ctx, "k"); !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "redisstore: rate limit check: ") {
-		t.Fatalf("Check(canceled) = %v", err)
+	if _, err := l.Reserve(ctx, "k"); !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "redisstore: rate limit reserve: ") {
+		t.Fatalf("Reserve(canceled) = %v", err)
 	}
-	if err := l.Fail(ctx, "k"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Fail(canceled) = %v", err)
+	if err := l.Refund(ctx, "k"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Refund(canceled) = %v", err)
 	}
 	if err := l.Reset(ctx, "k"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Reset(canceled) = %v", err)

@@ -382,8 +382,8 @@ func TestFailClosedRule22_RedisKilledThenBack(t *testing.T) {
 		"delete by user": func(ctx context.Context) error { _, err := st.DeleteByUser(ctx, "u", ""); return err },
 		"set data":       func(ctx context.Context) error { _, err := st.SetData(ctx, s.ID, nil, 0); return err },
 		"ping":           st.Ping,
-		"limit check":    func(ctx context.Context) error { _, err := lim.Check(ctx, "k"); return err },
-		"limit fail":     func(ctx context.Context) error { return lim.Fail(ctx, "k") },
+		"limit reserve":  func(ctx context.Context) error { _, err := lim.Reserve(ctx, "k"); return err },
+		"limit refund":   func(ctx context.Context) error { return lim.Refund(ctx, "k") },
 	}
 	for name, op := range ops {
 		start := time.Now()

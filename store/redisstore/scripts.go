@@ -164,19 +164,13 @@ end
 return removed
 `)
 
-// gcraFailScript records one event under GCRA, mirroring ratelimit.Record:
-// TAT' = max(TAT, now) + T, and expires the key at TAT' (rounded up to the
-// millisecond), when the key is as if never seen.
-//
-//	KEYS[1] limiter key
-//	ARGV[1] now, Unix ns (decimal)
-//	ARGV[2] T = the rate's Interval, ns (decimal)
-//
-// Unix nanoseconds do not fit Lua's doubles exactly, so the script never
-// does arithmetic on them: it compares decimal strings by splitting them
-// into seconds and nanoseconds (each exact), and lets INCRBY (64-bit
-// integers in C) do the addition. Returns the new TAT (decimal ns).
-var gcraFailScript = newScript(`
+// luaGCRA is the prelude of the GCRA scripts. Unix nanoseconds do not fit
+// Lua's doubles exactly, so the scripts never do arithmetic on them: they
+// compare decimal strings by splitting them into seconds and nanoseconds
+// (each exact), and let INCRBY/DECRBY (64-bit integers in C) add. expireAt
+// expires the key at its TAT (rounded up to the millisecond), when the key is
+// as if never seen.
+const luaGCRA = `
 local function split(v)
   local n = #v
   if n <= 9 then return 0, tonumber(v) end
@@ -187,13 +181,45 @@ local function before(a, b)
   local bs, bn = split(b)
   return as < bs or (as == bs and an < bn)
 end
+local function expireAt(tat)
+  local sec, nsec = split(tat)
+  redis.call('PEXPIREAT', KEYS[1], sec * 1000 + math.ceil(nsec / 1000000))
+end
+`
+
+// gcraReserveScript takes one event under GCRA if it is allowed, mirroring
+// ratelimit.Check and ratelimit.Record in one atomic step: allowed while
+// TAT ≤ now + τ, then TAT' = max(TAT, now) + T.
+//
+//	KEYS[1] limiter key
+//	ARGV[1] now, Unix ns (decimal)
+//	ARGV[2] T = the rate's Interval, ns (decimal)
+//	ARGV[3] now + τ, the latest TAT that allows one more event, ns (decimal)
+//
+// Returns {1, new TAT} when taken, {0, TAT} when refused (nothing written).
+var gcraReserveScript = newScript(luaGCRA + `
 local tat = redis.call('GET', KEYS[1])
+if tat and before(ARGV[3], tat) then return {0, tat} end
 if not tat or before(tat, ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 redis.call('INCRBY', KEYS[1], ARGV[2])
 tat = redis.call('GET', KEYS[1])
-local sec, nsec = split(tat)
-redis.call('PEXPIREAT', KEYS[1], sec * 1000 + math.ceil(nsec / 1000000))
-return tat
+expireAt(tat)
+return {1, tat}
+`)
+
+// gcraRefundScript gives back one event, mirroring ratelimit.Unrecord:
+// TAT' = TAT − T, and deletes the key once TAT' ≤ now.
+//
+//	KEYS[1] limiter key
+//	ARGV[1] now, Unix ns (decimal)
+//	ARGV[2] T, ns (decimal)
+var gcraRefundScript = newScript(luaGCRA + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('DECRBY', KEYS[1], ARGV[2])
+local tat = redis.call('GET', KEYS[1])
+if not before(ARGV[1], tat) then redis.call('DEL', KEYS[1]) return 0 end
+expireAt(tat)
+return 1
 `)
 
 // Shared Lua prelude for family records (refreshrecord.go): the deadline is

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,50 @@ func newUser(prefix string) *account.User {
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
+}
+
+// cheapHasher is an argon2id hasher at a cost fit only for tests.
+func cheapHasher(t *testing.T) *account.Hasher {
+	h, err := account.NewHasher(account.Params{Memory: 64, Time: 1, Threads: 1, InsecureLowCost: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// auditCounter is a slog.Handler counting audit events by name and reason.
+type auditCounter struct {
+	mu sync.Mutex
+	n  map[[2]string]int
+}
+
+func (a *auditCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (a *auditCounter) WithAttrs([]slog.Attr) slog.Handler       { return a }
+func (a *auditCounter) WithGroup(string) slog.Handler            { return a }
+func (a *auditCounter) Handle(_ context.Context, r slog.Record) error {
+	var k [2]string
+	r.Attrs(func(at slog.Attr) bool {
+		switch at.Key {
+		case "event":
+			k[0] = at.Value.String()
+		case "reason":
+			k[1] = at.Value.String()
+		}
+		return true
+	})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.n == nil {
+		a.n = map[[2]string]int{}
+	}
+	a.n[k]++
+	return nil
+}
+
+func (a *auditCounter) count(event, reason string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n[[2]string{event, reason}]
 }
 
 // RunUsers runs the user-store conformance suite.
@@ -156,6 +201,49 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) account.Store) {
 		got, _ := st.UserByID(ctx, u.ID)
 		if got.TokenVersion != n {
 			t.Fatalf("lost updates: version %d, want %d", got.TokenVersion, n)
+		}
+	})
+
+	// Issue 13: the lockout decision is taken in one UpdateUser before the
+	// password is checked, so that of a parallel burst at most
+	// LockoutAfter − FailedLogins attempts are evaluated, whatever the store.
+	t.Run("ParallelLoginsTakeAtMostTheRemainingLockoutSlots", func(t *testing.T) {
+		t.Parallel()
+		var events auditCounter
+		svc := &account.Service{Store: newStore(t), Hasher: cheapHasher(t), LockoutAfter: 3,
+			Audit: slog.New(&events)}
+		email := uniq("lock") + "@example.com"
+		if _, err := svc.Register(ctx, email, "correct horse battery", nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, err := svc.Authenticate(ctx, email, "wrong password!", "192.0.2.1"); !errors.Is(err, account.ErrInvalidCredentials) {
+				t.Fatalf("wrong password: %v", err)
+			}
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				<-start
+				if _, err := svc.Authenticate(ctx, email, "wrong password!", "192.0.2.1"); !errors.Is(err, account.ErrInvalidCredentials) {
+					t.Errorf("wrong password in the burst: %v", err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if got := events.count("login.failure", "wrong_password"); got != 3 {
+			t.Fatalf("lockout after 3 with 2 failures: %d wrong passwords evaluated in all, want 3 (2 + 1 of the burst)", got)
+		}
+		if got := events.count("login.failure", "locked"); got != 19 {
+			t.Fatalf("%d of the burst refused as locked, want 19", got)
+		}
+		if got := events.count("login.lockout", ""); got != 1 {
+			t.Fatalf("%d lockout events, want 1", got)
+		}
+		if _, err := svc.Authenticate(ctx, email, "correct horse battery", "192.0.2.1"); !errors.Is(err, account.ErrInvalidCredentials) {
+			t.Fatalf("right password after the burst: %v, want the account locked", err)
 		}
 	})
 
