@@ -1,7 +1,10 @@
 // Package mfa is sessiond's second-factor library: TOTP authenticator apps
 // (RFC 6238: HMAC-SHA-1, 6 digits, 30-second steps, one step of skew either
-// side, each code accepted once), their QR codes, and single-use recovery
-// codes. The server's endpoints, pages and stores build on it.
+// side, each code accepted once), their QR codes, single-use recovery codes,
+// and the WebAuthn credential record with its go-webauthn adapter and clone
+// rule (a signature counter that does not go up is refused with
+// ErrClonedAuthenticator). The server's endpoints, pages and stores build on
+// it; the WebAuthn ceremonies themselves are go-webauthn's.
 //
 // Secrets are sealed at rest through a Sealer (in practice *token.Sealer,
 // AES-256-GCM under the deployment's key-encryption key) with the user ID as
