@@ -22,6 +22,8 @@ var allowed = map[string][]string{
 	"refresh":           {"session"},
 	"client":            {"session"},
 	"verifier":          {"token", "github.com/go-jose/go-jose/v4"},
+	"mfa":               {"session", "github.com/pquerna/otp", "github.com/go-webauthn/webauthn/"},
+	"mfa/mfatest":       {"mfa"},
 	"store/memstore":    {"session", "account", "token", "refresh", "ratelimit", "client", "oidc/provider"},
 	"gateway":           {},
 	"oidc":              {"session", "account", "github.com/coreos/go-oidc/v3/", "golang.org/x/oauth2"},
