@@ -97,7 +97,7 @@ func (s *Service) Register(ctx context.Context, email, password string, roles []
 		return nil, err
 	}
 	now := s.now()
-	u := &User{ID: NewID("u_"), Email: norm, PasswordHash: hash, Roles: cleanRoles(roles), OrgID: org, CreatedAt: now, UpdatedAt: now}
+	u := &User{ID: NewID("u_"), Email: norm, PasswordHash: hash, Roles: CleanRoles(roles), OrgID: org, CreatedAt: now, UpdatedAt: now}
 	if err := s.Store.CreateUser(ctx, u); err != nil {
 		return nil, fmt.Errorf("account: register: %w", err)
 	}
@@ -110,7 +110,11 @@ func localPart(email string) string {
 	return l
 }
 
-func cleanRoles(roles []string) []string {
+// CleanRoles is the one normalisation of a user's roles, used by Register,
+// Update and single sign-on (package oidc): each role trimmed of surrounding
+// white space, empty ones dropped, duplicates dropped keeping the first, order
+// kept. It never returns nil and does not change roles.
+func CleanRoles(roles []string) []string {
 	out := make([]string, 0, len(roles))
 	for _, r := range roles {
 		r = strings.TrimSpace(r)
@@ -389,7 +393,7 @@ func (s *Service) Update(ctx context.Context, userID string, disabled *bool, rol
 			changed = true
 		}
 		if roles != nil {
-			r := cleanRoles(roles)
+			r := CleanRoles(roles)
 			if !slices.Equal(r, u.Roles) {
 				u.Roles = r
 				changed = true

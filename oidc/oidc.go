@@ -19,6 +19,8 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/sessiond/sessiond/account"
 )
 
 // Defaults of Options.
@@ -398,22 +400,7 @@ func (s *Set) Callback(ctx context.Context, name string, query url.Values, bindi
 	}
 	if v, ok := attrs[p.cfg.Claims.Roles]; ok {
 		id.HasRoles = true
-		var roles []string
-		switch r := v.(type) {
-		case []any:
-			for _, e := range r {
-				if s, ok := e.(string); ok {
-					roles = append(roles, s)
-				}
-			}
-		case string:
-			roles = strings.Fields(r)
-		}
-		for _, r := range roles { // as account.Service keeps them
-			if r = strings.TrimSpace(r); r != "" && !slices.Contains(id.Roles, r) {
-				id.Roles = append(id.Roles, r)
-			}
-		}
+		id.Roles = rolesClaim(v)
 	}
 	if v, ok := attrs[p.cfg.Claims.OrgID].(string); ok {
 		id.OrgID, id.HasOrg = v, true
@@ -447,6 +434,27 @@ func (s *Set) userInfo(ctx context.Context, op *gooidc.Provider, tok *oauth2.Tok
 		merged[k] = v
 	}
 	return merged, nil
+}
+
+// rolesClaim reads a roles claim — a JSON array (strings kept, other
+// elements ignored) or one space-separated string — and cleans it as every
+// user's roles are cleaned (account.CleanRoles); nil when no role is left.
+func rolesClaim(v any) []string {
+	var roles []string
+	switch r := v.(type) {
+	case []any:
+		for _, e := range r {
+			if s, ok := e.(string); ok {
+				roles = append(roles, s)
+			}
+		}
+	case string:
+		roles = strings.Fields(r)
+	}
+	if r := account.CleanRoles(roles); len(r) > 0 {
+		return r
+	}
+	return nil
 }
 
 // verified reads email_verified: true, or the string "true" some providers

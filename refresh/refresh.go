@@ -42,13 +42,9 @@ type Family struct {
 	DataVersion int64
 }
 
-// Deadline is the earlier of the idle and absolute expiry.
-func (f *Family) Deadline() time.Time {
-	if !f.IdleExpiresAt.IsZero() && f.IdleExpiresAt.Before(f.ExpiresAt) {
-		return f.IdleExpiresAt
-	}
-	return f.ExpiresAt
-}
+// Deadline is the earlier of the idle and absolute expiry: the rule of
+// sessions, session.DeadlineOf.
+func (f *Family) Deadline() time.Time { return session.DeadlineOf(f.IdleExpiresAt, f.ExpiresAt) }
 
 // Clone returns a deep copy.
 func (f *Family) Clone() *Family {

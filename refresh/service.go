@@ -150,26 +150,12 @@ var ErrInvalid = errors.New("refresh: invalid refresh token")
 // its family's latest spent token, revokes the whole family (its access
 // tokens included) and returns ErrReused; callers answer invalid_grant.
 func (s *Service) Refresh(ctx context.Context, tok string, mint Minter) (*Family, *Pair, error) {
-	hash, err := session.ParseToken(tok)
-	if err != nil {
-		return nil, nil, ErrInvalid
-	}
-	id := session.IDFromHash(hash)
 	for attempt := 0; attempt < 2; attempt++ {
-		rec, fam, err := s.cfg.Store.LookupToken(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil, ErrInvalid
-		}
+		rec, fam, err := s.lookup(ctx, tok)
 		if err != nil {
-			return nil, nil, fmt.Errorf("refresh: lookup: %w", err)
-		}
-		if subtle.ConstantTimeCompare(rec.Hash, hash) != 1 || rec.FamilyID != fam.ID {
-			return nil, nil, ErrInvalid
+			return nil, nil, err
 		}
 		now := s.now()
-		if !now.Before(fam.Deadline()) {
-			return nil, nil, ErrInvalid
-		}
 		if !rec.SpentAt.IsZero() {
 			return s.spent(ctx, tok, rec, fam, now)
 		}
@@ -187,7 +173,7 @@ func (s *Service) Refresh(ctx context.Context, tok string, mint Minter) (*Family
 			return nil, nil, err
 		}
 		idle := minTime(now.Add(s.cfg.IdleTTL), fam.ExpiresAt)
-		nf, err := s.cfg.Store.Rotate(ctx, id, nextRec, sealed, now, idle)
+		nf, err := s.cfg.Store.Rotate(ctx, rec.ID, nextRec, sealed, now, idle)
 		if errors.Is(err, ErrReused) {
 			continue // lost a race: read the winner's sealed pair
 		}
@@ -281,8 +267,12 @@ func (s *Service) RevokeToken(ctx context.Context, tok, userID string) (bool, er
 	return s.RevokeTokenIf(ctx, tok, func(f *Family) bool { return userID == "" || f.UserID == userID })
 }
 
-// lookup resolves tok to its record and live family; ErrInvalid when it is
-// malformed, unknown or expired.
+// lookup is the one way from a presented refresh token to its record and
+// live family, for Refresh, revocation and introspection: strict shape, the
+// ID derived from the token's hash, a constant-time hash compare, the
+// record's family and the family's deadline. ErrInvalid when tok is
+// malformed, unknown, not the record's or expired; other errors are store
+// failures.
 func (s *Service) lookup(ctx context.Context, tok string) (*Token, *Family, error) {
 	hash, err := session.ParseToken(tok)
 	if err != nil {
@@ -295,7 +285,7 @@ func (s *Service) lookup(ctx context.Context, tok string) (*Token, *Family, erro
 	if err != nil {
 		return nil, nil, fmt.Errorf("refresh: lookup: %w", err)
 	}
-	if subtle.ConstantTimeCompare(rec.Hash, hash) != 1 || !s.now().Before(fam.Deadline()) {
+	if subtle.ConstantTimeCompare(rec.Hash, hash) != 1 || rec.FamilyID != fam.ID || !s.now().Before(fam.Deadline()) {
 		return nil, nil, ErrInvalid
 	}
 	return rec, fam, nil

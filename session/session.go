@@ -61,12 +61,18 @@ type Session struct {
 }
 
 // Deadline is the moment the session stops being valid: the earlier of its
-// idle and absolute expiry.
-func (s *Session) Deadline() time.Time {
-	if !s.IdleExpiresAt.IsZero() && s.IdleExpiresAt.Before(s.ExpiresAt) {
-		return s.IdleExpiresAt
+// idle and absolute expiry (DeadlineOf).
+func (s *Session) Deadline() time.Time { return DeadlineOf(s.IdleExpiresAt, s.ExpiresAt) }
+
+// DeadlineOf is the one deadline rule of sessions and refresh families: the
+// idle expiry when it is set (not zero) and before the absolute expiry,
+// otherwise the absolute expiry. store/redisstore applies it inside Redis in
+// Lua; a test runs both on one table of cases through redis-server.
+func DeadlineOf(idleExpiresAt, expiresAt time.Time) time.Time {
+	if !idleExpiresAt.IsZero() && idleExpiresAt.Before(expiresAt) {
+		return idleExpiresAt
 	}
-	return s.ExpiresAt
+	return expiresAt
 }
 
 // Valid reports whether s is still valid at now.

@@ -54,9 +54,11 @@ const (
 	rsaBits = 3072
 	// minRSABits is the smallest RSA key UnmarshalKey accepts (imported keys).
 	minRSABits = 2048
-	// maxKidLen caps a key ID, ours and those read from token headers.
-	maxKidLen = 128
 )
+
+// MaxKeyIDLen is the longest key ID (kid) ValidKeyID accepts: ours and those
+// read from token headers and remote JWKS documents.
+const MaxKeyIDLen = 128
 
 // Key is one signing key with its lifecycle. Keys hands out copies, so
 // changing a returned Key's fields does not change the key set. Its private material is unexported:
@@ -149,7 +151,7 @@ func NewHMACKey(secret []byte) (*Key, error) {
 
 // newKey checks that priv fits alg and fills the public half.
 func newKey(id string, alg Alg, priv any) (*Key, error) {
-	if !validKid(id) {
+	if !ValidKeyID(id) {
 		return nil, errors.New("invalid kid")
 	}
 	k := &Key{ID: id, Alg: alg, priv: priv}
@@ -292,7 +294,7 @@ func UnmarshalKey(data []byte) (*Key, error) {
 	}
 	k, err := newKey(jwk.KeyID, Alg(jwk.Algorithm), jwk.Key)
 	if err != nil {
-		return nil, fmt.Errorf("token: unmarshal key %q: %w", truncate(jwk.KeyID, maxKidLen), err)
+		return nil, fmt.Errorf("token: unmarshal key %q: %w", truncate(jwk.KeyID, MaxKeyIDLen), err)
 	}
 	k.CreatedAt, k.NotBefore, k.RetiredAt, k.ExpiresAt = kj.CreatedAt, kj.NotBefore, kj.RetiredAt, kj.ExpiresAt
 	return k, nil
@@ -313,11 +315,13 @@ func randomID() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// validKid reports whether kid is 1 to maxKidLen base64url characters. A kid
-// is only ever a map key; this keeps odd bytes out of lookups, reloads and
-// logs.
-func validKid(kid string) bool {
-	if kid == "" || len(kid) > maxKidLen {
+// ValidKeyID reports whether kid is 1 to MaxKeyIDLen base64url characters
+// (A-Z, a-z, 0-9, '-', '_'). It is the one rule for a key ID, used by the key
+// set, the verifier and package verifier: a kid is only ever a map key, so
+// this keeps paths, queries, URLs, control bytes and oversized strings out of
+// lookups, reloads and logs (SECURITY rule 8). Safe for concurrent use.
+func ValidKeyID(kid string) bool {
+	if kid == "" || len(kid) > MaxKeyIDLen {
 		return false
 	}
 	for i := 0; i < len(kid); i++ {

@@ -108,7 +108,7 @@ func TestRule11_HMACSecretStrength(t *testing.T) {
 				return
 			}
 			k2, err := NewHMACKey(tt.secret)
-			if err != nil || k2.ID != k.ID || !validKid(k.ID) || len(k.ID) != 22 {
+			if err != nil || k2.ID != k.ID || !ValidKeyID(k.ID) || len(k.ID) != 22 {
 				t.Errorf("kid %q / %q not stable or not valid", k.ID, k2.ID)
 			}
 			if strings.Contains(k.ID, base64.RawURLEncoding.EncodeToString(tt.secret[:8])) {
@@ -325,4 +325,51 @@ func mustKeys(t *testing.T, store KeyStore, cfg KeysConfig) *Keys {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestRule8_ValidKeyID is the one table for the key-ID rule that the key
+// set, the verifier and package verifier (remote JWKS) all share: the hostile
+// kids once refused by two copies of the rule, and the edges of the length.
+func TestRule8_ValidKeyID(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		kid  string
+		want bool
+	}{
+		{"generated", "AAAAAAAAAAAAAAAAAAAAAA", true},
+		{"short name", "k1", true},
+		{"base64url alphabet", "azAZ09-_", true},
+		{"one char", "a", true},
+		{"128 chars", strings.Repeat("k", MaxKeyIDLen), true},
+		{"129 chars", strings.Repeat("k", MaxKeyIDLen+1), false},
+		{"7 KiB", strings.Repeat("k", 7<<10), false},
+		{"10 KiB", strings.Repeat("k", 10<<10), false},
+		{"empty", "", false},
+		{"path traversal", "../../etc/passwd", false},
+		{"relative path", "../x", false},
+		{"absolute file", "/dev/random", false},
+		{"url", "https://evil.example/key.json", false},
+		{"sql", "' OR 1=1--", false},
+		{"sql spaced", "a' OR 1=1 --", false},
+		{"command", "$(reboot)", false},
+		{"NUL inside", "a\x00b", false},
+		{"NUL only", "\x00", false},
+		{"trailing newline", "k1\n", false},
+		{"CRLF", "k1\r\nX-Evil: 1", false},
+		{"space", "k 1", false},
+		{"standard base64", "ab+/", false},
+		{"padding", "AA==", false},
+		{"dot", "k.1", false},
+		{"unicode", "ключ", false},
+		{"fullwidth", "ｋ1", false},
+		{"invalid utf8", "k\xff", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := ValidKeyID(tc.kid); got != tc.want {
+				t.Errorf("ValidKeyID(%q) = %v, want %v", tc.kid, got, tc.want)
+			}
+		})
+	}
 }

@@ -183,18 +183,18 @@ func (k *Keys) decode(sk StoredKey) (*Key, error) {
 	case k.cfg.Sealer != nil:
 		pt, err := k.cfg.Sealer.Open(data, keyAD(sk.ID, sk.Alg))
 		if err != nil {
-			return nil, fmt.Errorf("key %q: %w", truncate(sk.ID, maxKidLen), err)
+			return nil, fmt.Errorf("key %q: %w", truncate(sk.ID, MaxKeyIDLen), err)
 		}
 		data = pt
 	case isSealed(data):
-		return nil, fmt.Errorf("key %q is sealed but no Sealer is configured", truncate(sk.ID, maxKidLen))
+		return nil, fmt.Errorf("key %q is sealed but no Sealer is configured", truncate(sk.ID, MaxKeyIDLen))
 	}
 	key, err := UnmarshalKey(data)
 	if err != nil {
 		return nil, err
 	}
 	if key.ID != sk.ID || key.Alg != sk.Alg {
-		return nil, fmt.Errorf("key %q: stored id/alg do not match its data", truncate(sk.ID, maxKidLen))
+		return nil, fmt.Errorf("key %q: stored id/alg do not match its data", truncate(sk.ID, MaxKeyIDLen))
 	}
 	key.CreatedAt, key.NotBefore, key.RetiredAt, key.ExpiresAt = sk.CreatedAt, sk.NotBefore, sk.RetiredAt, sk.ExpiresAt
 	return key, nil
@@ -438,7 +438,7 @@ func (k *Keys) List() []*Key {
 // does. It returns an error matching ErrNotFound when there is no such live
 // key, and the store error when the reload fails.
 func (k *Keys) VerificationKey(ctx context.Context, kid string) (*Key, error) {
-	if !validKid(kid) {
+	if !ValidKeyID(kid) {
 		return nil, fmt.Errorf("token: malformed kid: %w", ErrNotFound)
 	}
 	if key, ok := k.snap.Load().byID[kid]; ok {

@@ -123,7 +123,7 @@ func (s *MemKeyStore) DeleteKey(ctx context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.keys[id]; !ok {
-		return fmt.Errorf("token: memstore: delete key %q: %w", truncate(id, maxKidLen), ErrNotFound)
+		return fmt.Errorf("token: memstore: delete key %q: %w", truncate(id, MaxKeyIDLen), ErrNotFound)
 	}
 	delete(s.keys, id)
 	return nil

@@ -19,7 +19,7 @@ import (
 // half (MarshalKey and Keys.Add refuse it) and zero lifecycle times, so it
 // verifies until whoever holds it drops it.
 func NewPublicKey(kid string, alg Alg, pub crypto.PublicKey) (*Key, error) {
-	if !validKid(kid) {
+	if !ValidKeyID(kid) {
 		return nil, errors.New("token: public key: invalid kid")
 	}
 	switch alg {

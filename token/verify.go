@@ -195,7 +195,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if len(sig) == 0 {
 		return nil, invalid("empty signature")
 	}
-	if !validKid(h.kid) {
+	if !ValidKeyID(h.kid) {
 		return nil, invalid("malformed kid")
 	}
 	key, err := v.keys.VerificationKey(ctx, h.kid)

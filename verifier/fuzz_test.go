@@ -3,6 +3,8 @@ package verifier
 import (
 	"net/http"
 	"testing"
+
+	"github.com/sessiond/sessiond/token"
 )
 
 // FuzzParseJWKS feeds untrusted JWKS bodies to the parser: it must never
@@ -20,7 +22,7 @@ func FuzzParseJWKS(f *testing.F) {
 			return
 		}
 		for kid, k := range keys {
-			if kid != k.kid || !validKid(kid) {
+			if kid != k.kid || !token.ValidKeyID(kid) {
 				t.Fatalf("accepted kid %q", kid)
 			}
 			if err := checkKey(k.alg, k.pub); err != nil {

@@ -19,9 +19,6 @@ import (
 // MinRSABits is the smallest RSA modulus a RemoteKeySet accepts.
 const MinRSABits = 2048
 
-// maxKidLen is the longest kid token.Verifier accepts.
-const maxKidLen = 128
-
 // privateMembers are JWK members that hold private or symmetric key material
 // (RFC 7518 §6.2.2, §6.3.2, §6.4.1; "priv" for AKP keys).
 var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k", "priv"}
@@ -102,7 +99,7 @@ func parseJWK(raw []byte) (publicJWK, error) {
 	if jwk.Use != "" && jwk.Use != "sig" {
 		return publicJWK{}, fmt.Errorf("use %q", truncate(jwk.Use, 16))
 	}
-	if !validKid(jwk.KeyID) {
+	if !token.ValidKeyID(jwk.KeyID) {
 		return publicJWK{}, errors.New("kid missing or not 1-128 base64url characters")
 	}
 	alg := token.Alg(jwk.Algorithm)
@@ -141,20 +138,4 @@ func checkKey(alg token.Alg, pub crypto.PublicKey) error {
 		return fmt.Errorf("alg %q not accepted (EdDSA, ES256, RS256)", truncate(string(alg), 16))
 	}
 	return nil
-}
-
-// validKid mirrors token's rule for a kid: 1 to 128 base64url characters.
-// token.Verifier refuses any other kid before asking the KeySet, so such a
-// key could never be used.
-func validKid(kid string) bool {
-	if kid == "" || len(kid) > maxKidLen {
-		return false
-	}
-	for i := 0; i < len(kid); i++ {
-		c := kid[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }

@@ -186,7 +186,7 @@ func NewRemoteKeySet(cfg RemoteKeySetConfig) (*RemoteKeySet, error) {
 // available (never fetched, or every recent fetch failed): token.Verifier
 // then fails closed without blaming the token.
 func (s *RemoteKeySet) VerificationKey(ctx context.Context, kid string) (*token.Key, error) {
-	if !validKid(kid) {
+	if !token.ValidKeyID(kid) {
 		return nil, fmt.Errorf("verifier: malformed kid: %w", token.ErrNotFound)
 	}
 	now := s.cfg.Now()

@@ -225,25 +225,6 @@ func TestSetStringCustomText(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
-	t.Parallel()
-	tests := map[string]string{
-		"postgres://u:p@h/db":                 "postgres://u:xxxxx@h/db",
-		"redis://:p@h:6379":                   "redis://:xxxxx@h:6379",
-		"redis+cluster://u:p@a:1,b:2/0":       "redis+cluster://u:xxxxx@a:1,b:2/0",
-		"postgres://u@h/db":                   "postgres://u@h/db",
-		"https://auth.example.com/x?a=b@c":    "https://auth.example.com/x?a=b@c",
-		"sqlite:/var/lib/x.db":                "sqlite:/var/lib/x.db",
-		"postgres://u:p@ss:w@rd@h:5432/db":    "postgres://u:xxxxx@h:5432/db",
-		"plain string with user:pass@host in": "plain string with user:pass@host in",
-	}
-	for in, want := range tests {
-		if got := redactURL(in); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestSuggest(t *testing.T) {
 	t.Parallel()
 	keys := []string{"access_ttl", "refresh_ttl", "leeway", "alg"}

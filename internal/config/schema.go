@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/redact"
 	"github.com/sessiond/sessiond/ratelimit"
 )
 
@@ -322,7 +323,7 @@ func isZero(v reflect.Value) bool {
 func format(v reflect.Value, k kind) any {
 	switch k {
 	case kindString:
-		return redactURL(v.String())
+		return redact.URL(v.String())
 	case kindSecret:
 		return Secret(v.String()).String()
 	case kindBool:
@@ -362,28 +363,4 @@ func formatRate(r ratelimit.Rate) string {
 		return ""
 	}
 	return strconv.Itoa(r.N) + "/" + formatDuration(r.Per)
-}
-
-// redactURL replaces the password of a URL-like string
-// (scheme://user:password@host...) with xxxxx; other strings are returned
-// as they are.
-func redactURL(s string) string {
-	i := strings.Index(s, "://")
-	if i < 0 {
-		return s
-	}
-	rest := s[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	at := strings.LastIndex(rest[:end], "@")
-	if at < 0 {
-		return s
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return s
-	}
-	return s[:i+3] + user + ":xxxxx" + rest[at:]
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/gateway"
+	"github.com/sessiond/sessiond/internal/redact"
 )
 
 // Validate checks c, which should have its defaults applied
@@ -96,9 +97,9 @@ func (v validator) server(c *Config) {
 	// once it has bound its port.
 	if c.BaseURL != "" && c.BaseURL != deriveBaseURL(c.Addr, c.TLS.Cert != "") {
 		if u, ok := httpURL(c.BaseURL); !ok {
-			v.errorf("base_url", "%q is not an absolute http(s) URL (e.g. https://auth.example.com)", redactURL(c.BaseURL))
+			v.errorf("base_url", "%q is not an absolute http(s) URL (e.g. https://auth.example.com)", redact.URL(c.BaseURL))
 		} else if u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.ForceQuery {
-			v.errorf("base_url", "%q must not have user info, a query or a fragment", redactURL(c.BaseURL))
+			v.errorf("base_url", "%q must not have user info, a query or a fragment", redact.URL(c.BaseURL))
 		}
 	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
@@ -146,7 +147,7 @@ func validHostname(h string) bool {
 
 func (v validator) store(c *Config) {
 	if scheme, ok := v.storeURL("store.users", c.Store.Users); ok && strings.HasPrefix(scheme, "redis") {
-		v.errorf("store.users", "%q is Redis, which holds sessions only; use sqlite:, bolt: or postgres:// for users", redactURL(c.Store.Users))
+		v.errorf("store.users", "%q is Redis, which holds sessions only; use sqlite:, bolt: or postgres:// for users", redact.URL(c.Store.Users))
 	}
 	v.storeURL("store.sessions", c.Store.Sessions)
 	for _, k := range []struct{ key, val string }{{"store.users", c.Store.Users}, {"store.sessions", c.Store.Sessions}} {
@@ -162,10 +163,7 @@ func (v validator) store(c *Config) {
 
 // storeURL checks a store URL and returns its lower-cased scheme.
 func (v validator) storeURL(key, s string) (string, bool) {
-	shown := redactURL(s)
-	if !strings.Contains(shown, "://") && strings.Contains(shown, "@") {
-		shown = shown[:strings.Index(shown, ":")+1] + "xxxxx" + shown[strings.LastIndex(shown, "@"):]
-	}
+	shown := redact.URL(s)
 	scheme, rest, found := strings.Cut(s, ":")
 	scheme = strings.ToLower(scheme)
 	if !found {
@@ -304,7 +302,7 @@ func (v validator) token(c *Config) {
 	}
 	if t.Issuer != c.BaseURL {
 		if u, ok := httpURL(t.Issuer); !ok || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			v.errorf("token.issuer", "%q is not an absolute http(s) URL without query or fragment (e.g. https://auth.example.com)", redactURL(t.Issuer))
+			v.errorf("token.issuer", "%q is not an absolute http(s) URL without query or fragment (e.g. https://auth.example.com)", redact.URL(t.Issuer))
 		}
 	}
 	if len(t.Audience) == 0 && t.Issuer != "" {
@@ -337,7 +335,7 @@ func (v validator) oidc(c *Config) {
 		if p.Issuer == "" {
 			v.errorf(key+".issuer", "is required (the provider's issuer URL, e.g. https://accounts.google.com)")
 		} else if u, ok := httpURL(p.Issuer); !ok || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			v.errorf(key+".issuer", "%q is not an absolute https URL without query or fragment", redactURL(p.Issuer))
+			v.errorf(key+".issuer", "%q is not an absolute https URL without query or fragment", redact.URL(p.Issuer))
 		} else if u.Scheme != "https" && !c.Dev && !isLoopback(u.Hostname()) {
 			v.errorf(key+".issuer", "%q must use https (http is allowed only for loopback hosts or with dev)", p.Issuer)
 		}
@@ -397,7 +395,7 @@ func (v validator) gateway(c *Config) {
 		if r.Upstream == "" {
 			v.errorf(key+".upstream", "is required (an http(s) URL, e.g. http://orders.internal:8080)")
 		} else if u, ok := httpURL(r.Upstream); !ok || u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.ForceQuery {
-			v.errorf(key+".upstream", "%q is not an http(s) URL without user info, query or fragment (e.g. http://orders.internal:8080)", redactURL(r.Upstream))
+			v.errorf(key+".upstream", "%q is not an http(s) URL without user info, query or fragment (e.g. http://orders.internal:8080)", redact.URL(r.Upstream))
 		}
 		if r.Name != "" {
 			if !gateway.SafeValue(r.Name) || strings.ContainsAny(r.Name, " ,") {
@@ -550,7 +548,7 @@ func (v validator) branding(c *Config) {
 	if l := b.LogoURL; l != "" {
 		isPath := strings.HasPrefix(l, "/") && !strings.HasPrefix(l, "//") && !strings.ContainsAny(l, "\\\x00")
 		if _, isURL := httpURL(l); !isPath && !isURL {
-			v.errorf("branding.logo_url", "%q is not an http(s) URL or an absolute path (e.g. /static/logo.svg)", redactURL(l))
+			v.errorf("branding.logo_url", "%q is not an http(s) URL or an absolute path (e.g. /static/logo.svg)", redact.URL(l))
 		}
 	}
 	if b.PrimaryColor != "" && !hexColor.MatchString(b.PrimaryColor) {

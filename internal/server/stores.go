@@ -11,6 +11,7 @@ import (
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
+	"github.com/sessiond/sessiond/internal/redact"
 	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memstore"
@@ -66,7 +67,7 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 		case "postgres", "postgresql":
 			s, err := pgstore.Open(ctx, url, pgstore.Options{Migrate: cfg.Store.Migrate != "off"})
 			if err != nil {
-				return nil, fmt.Errorf("server: open store %q: %w", redact(url), err)
+				return nil, fmt.Errorf("server: open store %q: %w", redact.URL(url), err)
 			}
 			st.Closers = append(st.Closers, s)
 			if url == cfg.Store.Sessions {
@@ -94,7 +95,7 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 		case "memory":
 			b = memstore.New(nil)
 		default:
-			return nil, fmt.Errorf("server: open store %q: unsupported scheme %q", redact(url), scheme)
+			return nil, fmt.Errorf("server: open store %q: unsupported scheme %q", redact.URL(url), scheme)
 		}
 		opened[url] = b
 		return b, nil
@@ -107,7 +108,7 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 	users, ok := ub.(account.Store)
 	if !ok {
 		st.Close()
-		return nil, fmt.Errorf("server: store.users %q cannot hold users", redact(cfg.Store.Users))
+		return nil, fmt.Errorf("server: store.users %q cannot hold users", redact.URL(cfg.Store.Users))
 	}
 	sb, err := open(cfg.Store.Sessions)
 	if err != nil {
@@ -117,7 +118,7 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 	sessions, ok := sb.(session.Backend)
 	if !ok {
 		st.Close()
-		return nil, fmt.Errorf("server: store.sessions %q cannot hold sessions", redact(cfg.Store.Sessions))
+		return nil, fmt.Errorf("server: store.sessions %q cannot hold sessions", redact.URL(cfg.Store.Sessions))
 	}
 	st.Users, st.Sessions = users, sessions
 	if k, ok := ub.(token.KeyStore); ok {
@@ -148,13 +149,4 @@ func (s *Stores) Close() error {
 		errs = append(errs, s.Closers[i].Close())
 	}
 	return errors.Join(errs...)
-}
-
-func redact(url string) string {
-	if i := strings.Index(url, "@"); i >= 0 {
-		if j := strings.Index(url, "://"); j >= 0 && j < i {
-			return url[:j+3] + "REDACTED" + url[i:]
-		}
-	}
-	return url
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/sessiond/sessiond/internal/redact"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -96,7 +97,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*Store, error) {
 	}
 	copt, err := clientOption(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: open %s: %w", redactURL(rawURL), err)
+		return nil, fmt.Errorf("redisstore: open %s: %w", redact.URL(rawURL), err)
 	}
 	if copt.TLSConfig != nil && opt.TLSConfig != nil {
 		copt.TLSConfig = opt.TLSConfig.Clone()
@@ -130,7 +131,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*Store, error) {
 	}
 	c, err := rueidis.NewClient(copt)
 	if err != nil {
-		return nil, fmt.Errorf("redisstore: open %s: %w: %w", redactURL(rawURL), session.ErrUnavailable, err)
+		return nil, fmt.Errorf("redisstore: open %s: %w: %w", redact.URL(rawURL), session.ErrUnavailable, err)
 	}
 	s := &Store{c: c, prefix: opt.Prefix, now: opt.Now, cluster: c.Mode() == rueidis.ClientModeCluster}
 	if s.prefix == "" {
@@ -141,7 +142,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*Store, error) {
 	}
 	if err := s.Ping(ctx); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("redisstore: open %s: %w", redactURL(rawURL), err)
+		return nil, fmt.Errorf("redisstore: open %s: %w", redact.URL(rawURL), err)
 	}
 	return s, nil
 }
@@ -201,23 +202,6 @@ func clientOption(raw string) (rueidis.ClientOption, error) {
 		}
 	}
 	return copt, nil
-}
-
-// redactURL hides the password of a URL for messages.
-func redactURL(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return "(invalid URL)"
-	}
-	end := len(rest)
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		end = i
-	}
-	if i := strings.LastIndex(rest[:end], "@"); i >= 0 {
-		user, _, _ := strings.Cut(rest[:i], ":")
-		rest = user + ":REDACTED" + rest[i:]
-	}
-	return scheme + "://" + rest
 }
 
 // Ping checks that Redis answers, for readiness probes: PING on a single

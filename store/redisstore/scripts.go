@@ -74,16 +74,25 @@ func (s *script) execMulti(ctx context.Context, c rueidis.Client, calls []script
 	return res
 }
 
-// Shared Lua prelude: read a record's deadline and owner. Offsets are those
-// of record.go plus one (Lua strings are 1-based). Times are Unix ms, exact
-// in Lua's doubles.
-const luaRecord = `
-local function deadline(s)
-  local idle = struct.unpack('>i8', s, 10)
-  local exp = struct.unpack('>i8', s, 18)
+// luaDeadline is session.DeadlineOf in Lua, on Unix ms (an idle expiry of 0
+// is none): deadline_of(idle, exp); and deadline(s), the deadline of a
+// session or family record, whose idle and absolute expiry sit at the same
+// offsets (record.go, refreshrecord.go; plus one: Lua strings are 1-based).
+// Times are Unix ms, exact in Lua's doubles. TestLuaDeadline_MatchesGo runs
+// it against the Go rule through redis-server.
+const luaDeadline = `
+local function deadline_of(idle, exp)
   if idle > 0 and idle < exp then return idle end
   return exp
 end
+local function deadline(s)
+  return deadline_of(struct.unpack('>i8', s, 10), (struct.unpack('>i8', s, 18)))
+end
+`
+
+// Shared Lua prelude for session records: the deadline (luaDeadline) and the
+// owner.
+const luaRecord = luaDeadline + `
 local function owner(s)
   return string.sub(s, 51, 50 + struct.unpack('>I2', s, 42))
 end
@@ -102,11 +111,7 @@ end
 var touchScript = newScript(luaRecord + `
 local s = redis.call('GET', KEYS[1])
 if not s or deadline(s) <= tonumber(ARGV[3]) then return false end
-local exp = struct.unpack('>i8', s, 18)
-local dl = exp
-local idle = tonumber(ARGV[2])
-if idle > 0 and idle < exp then dl = idle end
-if dl < 1 then dl = 1 end
+local dl = math.max(deadline_of(tonumber(ARGV[2]), (struct.unpack('>i8', s, 18))), 1)
 redis.call('SET', KEYS[1], string.sub(s, 1, 1) .. ARGV[1] .. string.sub(s, 18), 'PXAT', dl)
 return {owner(s), dl}
 `)
@@ -222,15 +227,9 @@ expireAt(tat)
 return 1
 `)
 
-// Shared Lua prelude for family records (refreshrecord.go): the deadline is
-// read as in a session record; the owner starts at offset 60.
-const luaFamily = `
-local function deadline(s)
-  local idle = struct.unpack('>i8', s, 10)
-  local exp = struct.unpack('>i8', s, 18)
-  if idle > 0 and idle < exp then return idle end
-  return exp
-end
+// Shared Lua prelude for family records (refreshrecord.go): the deadline
+// (luaDeadline) and the owner, which starts at offset 60.
+const luaFamily = luaDeadline + `
 local function owner(s)
   return string.sub(s, 60, 59 + struct.unpack('>I2', s, 50))
 end
@@ -282,11 +281,7 @@ var advanceScript = newScript(luaFamily + `
 local s = redis.call('GET', KEYS[1])
 if not s or deadline(s) <= tonumber(ARGV[4]) then return false end
 if struct.unpack('>i8', s, 42) <= tonumber(ARGV[1]) then
-  local exp = struct.unpack('>i8', s, 18)
-  local dl = exp
-  local idle = tonumber(ARGV[3])
-  if idle > 0 and idle < exp then dl = idle end
-  if dl < 1 then dl = 1 end
+  local dl = math.max(deadline_of(tonumber(ARGV[3]), (struct.unpack('>i8', s, 18))), 1)
   s = string.sub(s, 1, 1) .. ARGV[2] .. string.sub(s, 18, 41) .. ARGV[5] .. string.sub(s, 50)
   redis.call('SET', KEYS[1], s, 'PXAT', dl)
 end

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/sessiond/sessiond/token"
 )
 
@@ -33,9 +35,8 @@ func RunKeys(t *testing.T, newStore func(t *testing.T) token.KeyStore) {
 				got = &list[i]
 			}
 		}
-		if got == nil || got.Alg != k.Alg || string(got.Data) != string(k.Data) || !got.CreatedAt.Equal(k.CreatedAt) ||
-			!got.NotBefore.Equal(k.NotBefore) || !got.RetiredAt.Equal(k.RetiredAt) || !got.ExpiresAt.Equal(k.ExpiresAt) {
-			t.Fatalf("stored key: %+v, want %+v", got, k)
+		if d := cmp.Diff(&k, got); d != "" {
+			t.Fatalf("stored key (-want +got):\n%s", d)
 		}
 		if err := st.DeleteKey(ctx, k.ID); err != nil {
 			t.Fatal(err)

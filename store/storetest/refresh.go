@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/session"
 )
@@ -48,8 +50,11 @@ func RunRefresh(t *testing.T, newStore func(t *testing.T) refresh.Backend) {
 		if err != nil {
 			t.Fatalf("lookup: %v", err)
 		}
-		if fam.ID != f.ID || fam.UserID != f.UserID || !rec.SpentAt.IsZero() || string(rec.Hash) != string(first.Hash) {
-			t.Fatalf("lookup mismatch: %+v %+v", rec, fam)
+		if d := cmp.Diff(f, fam, equateEmpty); d != "" {
+			t.Fatalf("looked-up family (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff(first, rec, equateEmpty); d != "" {
+			t.Fatalf("looked-up token (-want +got):\n%s", d)
 		}
 		next := NewRefreshToken(t, f.ID, 1)
 		used := now.UTC().Truncate(time.Millisecond).Add(time.Second)
@@ -57,22 +62,29 @@ func RunRefresh(t *testing.T, newStore func(t *testing.T) refresh.Backend) {
 		if err != nil {
 			t.Fatalf("rotate: %v", err)
 		}
-		if nf.Generation != 1 || !nf.LastUsedAt.Equal(used) {
-			t.Fatalf("rotate did not update the family: gen %d last %v", nf.Generation, nf.LastUsedAt)
+		wantFam := f.Clone()
+		wantFam.Generation, wantFam.LastUsedAt, wantFam.IdleExpiresAt = 1, used, used.Add(time.Hour)
+		if d := cmp.Diff(wantFam, nf, equateEmpty); d != "" {
+			t.Fatalf("family after rotate (-want +got):\n%s", d)
 		}
 		spent, _, err := st.LookupToken(ctx, first.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if spent.SpentAt.IsZero() || string(spent.Sealed) != "sealed" {
-			t.Fatalf("spent token not recorded: %+v", spent)
+		wantSpent := first.Clone()
+		wantSpent.SpentAt, wantSpent.Sealed = used, []byte("sealed")
+		if d := cmp.Diff(wantSpent, spent); d != "" {
+			t.Fatalf("spent token (-want +got):\n%s", d)
 		}
 		if _, err := st.Rotate(ctx, first.ID, NewRefreshToken(t, f.ID, 1), nil, used, used); !errors.Is(err, refresh.ErrReused) {
 			t.Fatalf("second rotate of a spent token: want ErrReused, got %v", err)
 		}
 		live, _, err := st.LookupToken(ctx, next.ID)
-		if err != nil || !live.SpentAt.IsZero() || live.Generation != 1 {
-			t.Fatalf("successor: %+v %v", live, err)
+		if err != nil {
+			t.Fatalf("successor: %v", err)
+		}
+		if d := cmp.Diff(next, live, equateEmpty); d != "" {
+			t.Fatalf("successor (-want +got):\n%s", d)
 		}
 	})
 

@@ -1,0 +1,56 @@
+package server_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/sessiond/sessiond/internal/server"
+)
+
+// TestOpenStores_ErrorNeverLeaksPassword: a store that cannot be opened is
+// named in the error (which goes to the log) without any part of its
+// password, whatever the password holds. Only the URL the server prints is
+// checked: with a raw "@" in the password, pgx (like libpq) ends the user
+// info at the first "@" and names the rest as the host it could not
+// resolve, in its own words.
+func TestOpenStores_ErrorNeverLeaksPassword(t *testing.T) {
+	t.Parallel()
+	// A port nothing listens on: the connection is refused at once.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	tests := []struct {
+		name, userinfo string
+		secrets        []string
+	}{
+		{"@", "app:s3cr@tPW", []string{"s3cr", "tPW"}},
+		{":", "app:s3cr:tPW", []string{"s3cr", "tPW"}},
+		{"%40", "app:s3cr%40tPW", []string{"s3cr", "tPW"}},
+		{"@ and :", "app:s3:cr@tP:W@", []string{"s3", "cr@", "tP:W"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			url := "postgres://" + tc.userinfo + "@" + addr + "/x?connect_timeout=5"
+			_, err := server.OpenStores(context.Background(), buildConfig(t, map[string]string{"store.users": url}))
+			if err == nil {
+				t.Fatal("opened a store on a closed port")
+			}
+			named, ok := strings.CutPrefix(err.Error(), "server: open store ")
+			named, _, _ = strings.Cut(named, ": pgstore: ")
+			if !ok || !strings.Contains(named, addr) {
+				t.Fatalf("error %q does not name the store", err)
+			}
+			for _, s := range tc.secrets {
+				if strings.Contains(named, s) {
+					t.Errorf("store named as %s: leaks %q of the password", named, s)
+				}
+			}
+		})
+	}
+}
