@@ -346,7 +346,7 @@ type TLS struct {
 	// HSTSMaxAge is the max-age of the Strict-Transport-Security header
 	// sent on every response served over TLS; whole seconds, 0s sends
 	// none. Default 8760h (one year).
-	HSTSMaxAge Duration `yaml:"hsts_max_age" default:"8760h"`
+	HSTSMaxAge Duration `yaml:"hsts_max_age" default:"8760h" zero:"no Strict-Transport-Security header"`
 	// HSTSIncludeSubdomains adds includeSubDomains to that header. Default
 	// false: it binds every subdomain of the host to HTTPS too.
 	HSTSIncludeSubdomains bool `yaml:"hsts_include_subdomains"`

@@ -680,6 +680,10 @@ func TestTLSHSTS(t *testing.T) {
 	if got := mustLoad(t, "", nil, nil).TLS.HSTS(); got != "max-age=31536000" {
 		t.Errorf("default: HSTS() = %q, want max-age=31536000", got)
 	}
+	// An operator who writes 0s turns the header off (issue 13 items 4, 7).
+	if got := mustLoad(t, "tls:\n  hsts_max_age: 0s\n", nil, nil).TLS.HSTS(); got != "" {
+		t.Errorf("hsts_max_age: 0s: HSTS() = %q, want none", got)
+	}
 }
 
 func TestCookieSecure(t *testing.T) {
