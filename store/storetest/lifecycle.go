@@ -37,6 +37,9 @@ func RunLifecycle(t *testing.T, newStore func(t *testing.T) LifecycleStore) {
 		if err != nil {
 			t.Fatalf("register: %v", err)
 		}
+		if !u.EmailVerified || u.EmailVerifiedAt.IsZero() {
+			t.Fatal("a user an administrator registers starts unverified")
+		}
 		return u
 	}
 	recovery := func(t *testing.T, s *account.Service, email string) *account.Grant {
