@@ -66,6 +66,13 @@ type Service struct {
 	Audit *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Tokens keeps the single-use tokens of email verification, password
+	// recovery and email change (see lifecycle.go). Required by those
+	// methods only.
+	Tokens TokenStore
+	// RecoveryTTL, VerificationTTL and EmailChangeTTL are how long such a
+	// link stays valid. Defaults 15m, 24h and 1h.
+	RecoveryTTL, VerificationTTL, EmailChangeTTL time.Duration
 }
 
 func (s *Service) now() time.Time {
@@ -83,8 +90,15 @@ func (s *Service) audit(ctx context.Context, event string, attrs ...any) {
 }
 
 // Register creates a user after normalising the email and checking the
-// password policy. It wraps ErrInvalidEmail, ErrWeakPassword or ErrConflict.
+// password policy. It is how an administrator (admin API, CLI) creates an
+// account, so the email counts as verified. It wraps ErrInvalidEmail,
+// ErrWeakPassword or ErrConflict.
 func (s *Service) Register(ctx context.Context, email, password string, roles []string, org string) (*User, error) {
+	return s.create(ctx, "account: register", email, password, roles, org, true)
+}
+
+// create is Register, and SignUp with verified false.
+func (s *Service) create(ctx context.Context, op, email, password string, roles []string, org string, verified bool) (*User, error) {
 	norm, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
@@ -98,10 +112,13 @@ func (s *Service) Register(ctx context.Context, email, password string, roles []
 	}
 	now := s.now()
 	u := &User{ID: NewID("u_"), Email: norm, PasswordHash: hash, Roles: CleanRoles(roles), OrgID: org, CreatedAt: now, UpdatedAt: now}
-	if err := s.Store.CreateUser(ctx, u); err != nil {
-		return nil, fmt.Errorf("account: register: %w", err)
+	if verified {
+		u.EmailVerified, u.EmailVerifiedAt = true, now
 	}
-	s.audit(ctx, "user.created", slog.String("user_id", u.ID))
+	if err := s.Store.CreateUser(ctx, u); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	s.audit(ctx, "user.created", slog.String("user_id", u.ID), slog.Bool("email_verified", verified))
 	return u, nil
 }
 
@@ -329,28 +346,35 @@ func (s *Service) ChangePassword(ctx context.Context, userID, current, next stri
 	if err != nil {
 		return nil, fmt.Errorf("account: change password: %w", err)
 	}
-	if u.PasswordHash == "" {
-		return nil, ErrInvalidCredentials
-	}
-	// Wrong current passwords count against the same per-account limit as
-	// failed logins, reserved before the hash like a login's: a stolen
-	// session must not become a guessing oracle, not even a parallel one.
-	key := "acct:" + u.Email
-	if err := s.reserve(ctx, s.PerAccount, key, "password.change_rate_limited", slog.String("user_id", u.ID)); err != nil {
-		return nil, err
-	}
-	ok, _, err := s.Hasher.Verify(ctx, current, u.PasswordHash)
-	if err != nil {
-		return nil, fmt.Errorf("account: change password: %w", err)
-	}
-	if !ok {
-		s.audit(ctx, "password.change_failed", slog.String("user_id", u.ID))
-		return nil, ErrInvalidCredentials
-	}
-	if err := s.refund(ctx, s.PerAccount, key); err != nil {
+	if err := s.checkCurrent(ctx, u, current, "password.change_failed"); err != nil {
 		return nil, err
 	}
 	return s.SetPassword(ctx, userID, next)
+}
+
+// checkCurrent verifies current against u's password for a change of
+// account (password, email) asked for by a signed-in user, or audits event
+// and returns ErrInvalidCredentials. Wrong current passwords count against
+// the same per-account limit as failed logins, reserved before the hash like
+// a login's: a stolen session must not become a guessing oracle, not even a
+// parallel one.
+func (s *Service) checkCurrent(ctx context.Context, u *User, current, event string) error {
+	if u.PasswordHash == "" {
+		return ErrInvalidCredentials
+	}
+	key := "acct:" + u.Email
+	if err := s.reserve(ctx, s.PerAccount, key, "password.change_rate_limited", slog.String("user_id", u.ID)); err != nil {
+		return err
+	}
+	ok, _, err := s.Hasher.Verify(ctx, current, u.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("account: check password: %w", err)
+	}
+	if !ok {
+		s.audit(ctx, event, slog.String("user_id", u.ID))
+		return ErrInvalidCredentials
+	}
+	return s.refund(ctx, s.PerAccount, key)
 }
 
 // SetPassword replaces the user's password without checking the old one (for

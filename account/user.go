@@ -32,6 +32,14 @@ type User struct {
 	OrgID string
 	// Disabled accounts cannot sign in and have no live sessions or tokens.
 	Disabled bool
+	// EmailVerified says that the owner of Email proved control of it:
+	// through a verification link (CompleteVerification, CompleteEmailChange,
+	// CompleteRecovery), an administrator creating the account (Register),
+	// or an identity provider vouching for it (package oidc). Users that
+	// existed before the field (store migration 00011) count as verified.
+	EmailVerified bool
+	// EmailVerifiedAt is when EmailVerified was last set; zero when unverified.
+	EmailVerifiedAt time.Time
 	// TokenVersion is carried in access tokens as "ver"; bumping it refuses
 	// every access token issued before.
 	TokenVersion int64

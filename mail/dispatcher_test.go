@@ -12,6 +12,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/sessiond/sessiond/mail"
+	"github.com/sessiond/sessiond/mail/mailtest"
 )
 
 // clock is a settable clock for the dispatcher.
@@ -180,22 +181,7 @@ func TestDispatcher_TwoInParallelSendEachOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var wg sync.WaitGroup
-	for _, d := range ds {
-		wg.Go(func() {
-			for {
-				k, err := d.RunOnce(context.Background())
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if k == 0 {
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	mailtest.Drain(t, ds...)
 	got := r.byMessageID()
 	if len(got) != n {
 		t.Fatalf("relay got %d distinct messages, want %d", len(got), n)

@@ -71,8 +71,10 @@ func (s *Set) create(ctx context.Context, users account.Store, ids IdentityStore
 		return nil, ErrEmailUnverified
 	}
 	now := s.opt.Now()
+	// id.Email is set only when the provider vouched for it
+	// (email_verified), so the new account's email counts as verified.
 	u := &account.User{ID: account.NewID("u_"), Email: email, Roles: slices.Clone(id.Roles), OrgID: id.OrgID,
-		CreatedAt: now, UpdatedAt: now}
+		EmailVerified: true, EmailVerifiedAt: now, CreatedAt: now, UpdatedAt: now}
 	if err := users.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, session.ErrConflict) {
 			return nil, ErrEmailTaken

@@ -272,3 +272,30 @@ func ids(ms []*mail.Message) []string {
 	}
 	return out
 }
+
+// Drain runs the dispatchers at once, each calling RunOnce until a call
+// claims nothing, and returns when all have stopped: a parallel burst of
+// dispatchers on one outbox (several nodes sharing a store). Outbox errors
+// fail t.
+func Drain(t *testing.T, ds ...*mail.Dispatcher) {
+	t.Helper()
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, d := range ds {
+		wg.Go(func() {
+			<-start
+			for {
+				k, err := d.RunOnce(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if k == 0 {
+					return
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+}

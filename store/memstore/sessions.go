@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -23,6 +24,7 @@ type Store struct {
 	clients  clientTables
 	identity identityTables
 	provider providerTables
+	tokens   map[string]*account.AccountToken // account tokens by hash; see accounttokens.go
 }
 
 var _ session.Backend = (*Store)(nil)

@@ -218,7 +218,7 @@ func (s *Store) sweepLoop(every time.Duration) {
 // sweeps are the statements Sweep runs, each deleting one batch of expired
 // rows ($1 the store's time, $2 the batch size): sessions, refresh families
 // (their tokens go with them, ON DELETE CASCADE), denylist entries, single
-// sign-on flows and rate-limit keys past their TAT.
+// sign-on flows, account tokens and rate-limit keys past their TAT.
 var sweeps = [...]string{
 	`DELETE FROM sessions WHERE ctid = ANY (ARRAY(
 		SELECT ctid FROM sessions WHERE deadline <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
@@ -232,6 +232,9 @@ var sweeps = [...]string{
 	`DELETE FROM oidc_flows WHERE ctid = ANY (ARRAY(
 		SELECT ctid FROM oidc_flows WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
 		AND expires_at <= $1`,
+	`DELETE FROM account_tokens WHERE ctid = ANY (ARRAY(
+		SELECT ctid FROM account_tokens WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))
+		AND expires_at <= $1`,
 	// rate_limits.tat is Unix nanoseconds, and $1 has microseconds: a key
 	// may outlive its TAT by a microsecond, until the next sweep.
 	`DELETE FROM rate_limits WHERE ctid = ANY (ARRAY(
@@ -241,8 +244,8 @@ var sweeps = [...]string{
 }
 
 // Sweep deletes expired sessions, refresh families (with their tokens),
-// denylist entries, single sign-on flows and rate-limit keys, and returns how many rows it
-// deleted (not counting the tokens). It works in batches of 1000 rows, each
+// denylist entries, single sign-on flows, account tokens and rate-limit keys,
+// and returns how many rows it deleted (not counting the refresh tokens). It works in batches of 1000 rows, each
 // its own short statement, and skips rows that a request has locked, so it
 // never makes a request wait. The sweeper calls it; tests may call it directly.
 func (s *Store) Sweep(ctx context.Context) (int64, error) {

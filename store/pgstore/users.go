@@ -13,7 +13,8 @@ import (
 
 var _ account.Store = (*Store)(nil)
 
-const userCols = `id, email, password_hash, roles, org_id, disabled, token_version, failed_logins, locked_until, created_at, updated_at`
+const userCols = `id, email, password_hash, roles, org_id, disabled, token_version, failed_logins, locked_until, created_at, updated_at,
+	email_verified, email_verified_at`
 
 func userArgs(u *account.User) []any {
 	roles := u.Roles
@@ -21,26 +22,27 @@ func userArgs(u *account.User) []any {
 		roles = []string{}
 	}
 	return []any{u.ID, u.Email, u.PasswordHash, roles, u.OrgID, u.Disabled, u.TokenVersion,
-		u.FailedLogins, nullTime(u.LockedUntil), u.CreatedAt, u.UpdatedAt}
+		u.FailedLogins, nullTime(u.LockedUntil), u.CreatedAt, u.UpdatedAt, u.EmailVerified, nullTime(u.EmailVerifiedAt)}
 }
 
 func scanUser(row pgx.Row) (*account.User, error) {
 	var u account.User
-	var locked pgtype.Timestamptz
+	var locked, verified pgtype.Timestamptz
 	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Roles, &u.OrgID, &u.Disabled, &u.TokenVersion,
-		&u.FailedLogins, &locked, &u.CreatedAt, &u.UpdatedAt); err != nil {
+		&u.FailedLogins, &locked, &u.CreatedAt, &u.UpdatedAt, &u.EmailVerified, &verified); err != nil {
 		return nil, err
 	}
 	if u.Roles == nil {
 		u.Roles = []string{}
 	}
 	u.LockedUntil, u.CreatedAt, u.UpdatedAt = fromNull(locked), u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	u.EmailVerifiedAt = fromNull(verified)
 	return &u, nil
 }
 
 // CreateUser implements account.Store.
 func (s *Store) CreateUser(ctx context.Context, u *account.User) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	_, err := s.pool.Exec(ctx, `INSERT INTO users (`+userCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		userArgs(u)...)
 	if err != nil {
 		return wrap(ctx, "create user", err)
@@ -108,7 +110,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*account.User
 	}
 	args := userArgs(u)
 	_, err = tx.Exec(ctx, `UPDATE users SET email = $2, password_hash = $3, roles = $4, org_id = $5, disabled = $6,
-		token_version = $7, failed_logins = $8, locked_until = $9, created_at = $10, updated_at = $11 WHERE id = $1`,
+		token_version = $7, failed_logins = $8, locked_until = $9, created_at = $10, updated_at = $11,
+		email_verified = $12, email_verified_at = $13 WHERE id = $1`,
 		args...)
 	if err != nil {
 		return nil, wrap(ctx, "update user", err)

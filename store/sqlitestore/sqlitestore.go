@@ -218,6 +218,7 @@ func (s *Store) Sweep(ctx context.Context) (int64, error) {
 		"DELETE FROM sessions WHERE deadline <= ?",
 		"DELETE FROM families WHERE deadline <= ?",
 		"DELETE FROM denylist WHERE until <= ?",
+		"DELETE FROM account_tokens WHERE expires_at <= ?",
 	} {
 		res, err := s.w.ExecContext(ctx, q, ms(s.now()))
 		if err != nil {

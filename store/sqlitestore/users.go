@@ -12,7 +12,8 @@ import (
 
 var _ account.Store = (*Store)(nil)
 
-const userCols = `id, email, password_hash, roles, org_id, disabled, token_version, failed_logins, locked_until, created_at, updated_at`
+const userCols = `id, email, password_hash, roles, org_id, disabled, token_version, failed_logins, locked_until, created_at, updated_at,
+	email_verified, email_verified_at`
 
 func userArgs(u *account.User) ([]any, error) {
 	roles, err := json.Marshal(nonNil(u.Roles))
@@ -20,7 +21,7 @@ func userArgs(u *account.User) ([]any, error) {
 		return nil, err
 	}
 	return []any{u.ID, u.Email, u.PasswordHash, string(roles), u.OrgID, u.Disabled, u.TokenVersion,
-		u.FailedLogins, ms(u.LockedUntil), ms(u.CreatedAt), ms(u.UpdatedAt)}, nil
+		u.FailedLogins, ms(u.LockedUntil), ms(u.CreatedAt), ms(u.UpdatedAt), u.EmailVerified, ms(u.EmailVerifiedAt)}, nil
 }
 
 func nonNil(s []string) []string {
@@ -33,15 +34,15 @@ func nonNil(s []string) []string {
 func scanUser(row scanner) (*account.User, error) {
 	var u account.User
 	var roles string
-	var locked, created, updated int64
+	var locked, created, updated, verified int64
 	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &roles, &u.OrgID, &u.Disabled, &u.TokenVersion,
-		&u.FailedLogins, &locked, &created, &updated); err != nil {
+		&u.FailedLogins, &locked, &created, &updated, &u.EmailVerified, &verified); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(roles), &u.Roles); err != nil {
 		return nil, fmt.Errorf("roles: %w", err)
 	}
-	u.LockedUntil, u.CreatedAt, u.UpdatedAt = fromMS(locked), fromMS(created), fromMS(updated)
+	u.LockedUntil, u.CreatedAt, u.UpdatedAt, u.EmailVerifiedAt = fromMS(locked), fromMS(created), fromMS(updated), fromMS(verified)
 	return &u, nil
 }
 
@@ -51,7 +52,7 @@ func (s *Store) CreateUser(ctx context.Context, u *account.User) error {
 	if err != nil {
 		return fmt.Errorf("sqlitestore: create user: %w", err)
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	_, err = s.w.ExecContext(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if isUnique(err) {
 		return fmt.Errorf("sqlitestore: create user: %w", account.ErrConflict)
 	}
@@ -122,7 +123,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*account.User
 		return nil, fmt.Errorf("sqlitestore: update user: %w", err)
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE users SET email = ?, password_hash = ?, roles = ?, org_id = ?, disabled = ?,
-		token_version = ?, failed_logins = ?, locked_until = ?, created_at = ?, updated_at = ? WHERE id = ?`,
+		token_version = ?, failed_logins = ?, locked_until = ?, created_at = ?, updated_at = ?,
+		email_verified = ?, email_verified_at = ? WHERE id = ?`,
 		append(args[1:], id)...)
 	if isUnique(err) {
 		return nil, fmt.Errorf("sqlitestore: update user: %w", account.ErrConflict)

@@ -23,8 +23,11 @@ func newUser(prefix string) *account.User {
 		PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
 		Roles:        []string{"admin", "dev"},
 		OrgID:        "org-1",
-		CreatedAt:    now,
-		UpdatedAt:    now,
+		// Both ways of EmailVerified are stored: UpdateFields flips it.
+		EmailVerified:   true,
+		EmailVerifiedAt: now.Add(-time.Minute),
+		CreatedAt:       now,
+		UpdatedAt:       now,
 	}
 }
 
@@ -163,6 +166,7 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) account.Store) {
 			x.FailedLogins = 3
 			x.LockedUntil = lock
 			x.PasswordHash = "new"
+			x.EmailVerified, x.EmailVerifiedAt = false, time.Time{}
 			return nil
 		})
 		if err != nil {
@@ -175,6 +179,7 @@ func RunUsers(t *testing.T, newStore func(t *testing.T) account.Store) {
 		want := *u
 		want.Disabled, want.Roles, want.TokenVersion, want.FailedLogins, want.LockedUntil, want.PasswordHash =
 			true, []string{"viewer"}, 7, 3, lock, "new"
+		want.EmailVerified, want.EmailVerifiedAt = false, time.Time{}
 		if d := cmp.Diff(&want, again, cmpopts.IgnoreFields(account.User{}, "UpdatedAt")); d != "" {
 			t.Fatalf("update not stored (-want +got):\n%s", d)
 		}
