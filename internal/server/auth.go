@@ -161,6 +161,7 @@ func (s *authn) admin(h authedHandler) http.HandlerFunc {
 	})
 }
 
+// errCrossSite refuses a cookie-authenticated request from another site.
 var errCrossSite = errf(codeCSRF, "cross-site request refused")
 
 // checkCSRF refuses cross-origin requests (Sec-Fetch-Site, Origin) and

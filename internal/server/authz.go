@@ -63,6 +63,8 @@ type original struct {
 	bare    bool   // the call is /v1/authz itself, so its query (rd=) is its own
 }
 
+// errAmbiguousOriginal refuses a forward-auth call whose original request
+// is named twice.
 var errAmbiguousOriginal = errf(codeForbidden, "the original request is ambiguous (both X-Original-URL and X-Forwarded-Uri, or a header given twice)")
 
 // single returns the one value of header k; more than one is ambiguous.
@@ -246,6 +248,7 @@ func (s *gatewayServer) loginRedirect(rd string) (string, bool) {
 	return s.origin.abs("/login?return_to=" + url.QueryEscape(to)), true
 }
 
+// errDenied is a policy's 403.
 var errDenied = errf(codeForbidden, "access denied by policy")
 
 // gatewayCheck decides r under rule. It returns the caller's identity (nil
@@ -314,6 +317,7 @@ type idHeaders struct {
 	userID, email, roles, org, sid string
 }
 
+// errUnsafeIdentity refuses an identity that cannot go into a header.
 var errUnsafeIdentity = errf(codeForbidden, "the identity cannot be passed on safely")
 
 // identityValues returns the identity headers for id. A user ID, email,

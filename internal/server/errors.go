@@ -32,6 +32,7 @@ const (
 	codeMethodNotAllowed   = "method_not_allowed"
 )
 
+// statusOf is the one table from error code to HTTP status.
 var statusOf = map[string]int{
 	codeInvalidRequest:     http.StatusBadRequest,
 	codeInvalidCredentials: http.StatusUnauthorized,
@@ -57,6 +58,7 @@ type apiError struct {
 	cause error
 }
 
+// Error implements error; it includes the cause, for the log.
 func (e *apiError) Error() string {
 	if e.cause != nil {
 		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.cause)
@@ -64,8 +66,10 @@ func (e *apiError) Error() string {
 	return e.Code + ": " + e.Message
 }
 
+// Unwrap returns the logged cause.
 func (e *apiError) Unwrap() error { return e.cause }
 
+// errf is an *apiError with a formatted, client-safe message.
 func errf(code, format string, args ...any) *apiError {
 	return &apiError{Code: code, Message: fmt.Sprintf(format, args...)}
 }
@@ -236,6 +240,7 @@ func setRetryAfter(h http.Header, d time.Duration) {
 	}
 }
 
+// writeJSON answers status with v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

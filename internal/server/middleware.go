@@ -10,6 +10,7 @@ import (
 	"time"
 )
 
+// ctxKey is the type of the server's context keys.
 type ctxKey int
 
 const (
@@ -17,6 +18,7 @@ const (
 	keyIdentity
 )
 
+// requestID is the request's ID, set by outer.
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(keyRequestID).(string)
 	return id
@@ -35,6 +37,7 @@ func validRequestID(s string) bool {
 	return true
 }
 
+// newRequestID is 96 random bits in hex.
 func newRequestID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
@@ -48,6 +51,7 @@ type statusWriter struct {
 	bytes  int
 }
 
+// WriteHeader records the first status.
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
@@ -55,6 +59,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write records 200 when no status was written, and counts bytes.
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -64,6 +69,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // outer wraps every request: request ID, panic recovery, access log and

@@ -53,6 +53,7 @@ type opServer struct {
 	login *pages
 }
 
+// grantAuthorizationCode is the grant the OpenID Provider adds.
 const grantAuthorizationCode = client.GrantAuthorizationCode
 
 // newOPServer builds the OpenID Provider when Options.Provider is set and
@@ -124,10 +125,12 @@ func (s *opServer) routes(m *http.ServeMux) {
 // tokens (by jti) and every access token of a session (by sid).
 type opRevoker struct{ t *Tokens }
 
+// RevokeFamily ends a refresh family.
 func (r opRevoker) RevokeFamily(ctx context.Context, id string) error {
 	return r.t.Refresh.RevokeFamily(ctx, id)
 }
 
+// DenyAccess refuses one access token until it expires.
 func (r opRevoker) DenyAccess(ctx context.Context, jti string, exp time.Time) error {
 	return r.t.Refresh.DenyAccess(ctx, jti, exp)
 }
@@ -279,6 +282,8 @@ var scopeText = map[string]string{
 	provider.ScopeOfflineAccess: "Access while you are signed out",
 }
 
+// renderConsent shows the consent page for req; its form carries the
+// request's parameters and the session's CSRF token.
 func (s *opServer) renderConsent(w http.ResponseWriter, r *http.Request, req *provider.Request, id *identity) {
 	page := web.ConsentPage{ClientName: req.Client.Name, Email: id.User.Email, CSRFToken: id.Session.CSRFToken}
 	if page.ClientName == "" {

@@ -127,6 +127,7 @@ func (s *opServer) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, target)
 }
 
+// renderLogoutConfirm asks the signed-in user to confirm signing out.
 func (s *opServer) renderLogoutConfirm(w http.ResponseWriter, r *http.Request, id *identity, cl *client.Client, q url.Values, target string) {
 	page := web.LogoutPage{Email: id.User.Email, CSRFToken: id.Session.CSRFToken}
 	if cl != nil {

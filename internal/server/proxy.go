@@ -126,6 +126,7 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
+// acceptsEventStream reports a server-sent events request.
 func acceptsEventStream(r *http.Request) bool {
 	return strings.Contains(strings.ToLower(r.Header.Get("Accept")), "text/event-stream")
 }
@@ -155,6 +156,8 @@ func upgradeKind(h http.Header) (bool, error) {
 	return true, nil
 }
 
+// headerHasToken reports whether a comma-separated header of h holds
+// token, ignoring case.
 func headerHasToken(h http.Header, key, token string) bool {
 	for _, v := range h.Values(key) {
 		for p := range strings.SplitSeq(v, ",") {
@@ -231,6 +234,7 @@ func (s *gatewayServer) newReverseProxy(rt *proxyRoute, buffers httputil.BufferP
 // otherwise be allocated for every response.
 type bufferPool struct{ p sync.Pool }
 
+// Get returns a 32 KiB copy buffer.
 func (b *bufferPool) Get() []byte {
 	if v, ok := b.p.Get().(*[]byte); ok {
 		return *v
@@ -238,6 +242,7 @@ func (b *bufferPool) Get() []byte {
 	return make([]byte, 32<<10)
 }
 
+// Put returns a buffer to the pool.
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // rewrite shapes the outbound request. It runs after ReverseProxy has
@@ -287,6 +292,8 @@ func scrubInbound(h http.Header) {
 	}
 }
 
+// spoofable reports a header a client must never set for the upstream
+// (identity and forwarding headers, in any spelling).
 func spoofable(k string) bool {
 	if gateway.IdentityHeader(k) {
 		return true

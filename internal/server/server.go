@@ -104,6 +104,7 @@ type Server struct {
 	op *opServer
 }
 
+// discard is the logger of an unset Options.Log or Options.Audit.
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // New builds a Server from opt. It fails when a required part is missing,
