@@ -5,6 +5,7 @@ import (
 	"net/http"
 )
 
+// createUserRequest is the body of POST /v1/admin/users.
 type createUserRequest struct {
 	Email    string   `json:"email"`
 	Password string   `json:"password"`
@@ -13,13 +14,13 @@ type createUserRequest struct {
 }
 
 // handleAdminCreateUser: POST /v1/admin/users.
-func (s *Server) handleAdminCreateUser(w http.ResponseWriter, r *http.Request, id *identity) {
+func (s *api) handleAdminCreateUser(w http.ResponseWriter, r *http.Request, id *identity) {
 	var req createUserRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	u, err := s.opt.Accounts.Register(r.Context(), req.Email, req.Password, req.Roles, req.OrgID)
+	u, err := s.accounts.Register(r.Context(), req.Email, req.Password, req.Roles, req.OrgID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -28,6 +29,7 @@ func (s *Server) handleAdminCreateUser(w http.ResponseWriter, r *http.Request, i
 	writeJSON(w, http.StatusCreated, map[string]any{"user": viewUser(u)})
 }
 
+// patchUserRequest is the body of PATCH /v1/admin/users/{id}.
 type patchUserRequest struct {
 	Disabled *bool    `json:"disabled"`
 	Roles    []string `json:"roles"`
@@ -36,19 +38,19 @@ type patchUserRequest struct {
 // handleAdminPatchUser: PATCH /v1/admin/users/{id}. Disabling ends every
 // session, refresh family and access token at once; a role change does too,
 // so that no credential minted under the old privileges survives it.
-func (s *Server) handleAdminPatchUser(w http.ResponseWriter, r *http.Request, id *identity) {
+func (s *api) handleAdminPatchUser(w http.ResponseWriter, r *http.Request, id *identity) {
 	var req patchUserRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	ctx := r.Context()
-	before, err := s.opt.Users.UserByID(ctx, r.PathValue("id"))
+	before, err := s.users.UserByID(ctx, r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, notFoundOr(err))
 		return
 	}
-	u, err := s.opt.Accounts.Update(ctx, before.ID, req.Disabled, req.Roles)
+	u, err := s.accounts.Update(ctx, before.ID, req.Disabled, req.Roles)
 	if err != nil {
 		s.writeError(w, r, notFoundOr(err))
 		return
@@ -58,7 +60,7 @@ func (s *Server) handleAdminPatchUser(w http.ResponseWriter, r *http.Request, id
 		if u.Disabled {
 			reason = "user_disabled"
 		}
-		if err := s.endEverything(r, u.ID, "", false, reason); err != nil {
+		if err := s.ends.endEverything(r, u.ID, "", false, reason); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -69,13 +71,13 @@ func (s *Server) handleAdminPatchUser(w http.ResponseWriter, r *http.Request, id
 }
 
 // handleAdminListSessions: GET /v1/admin/users/{id}/sessions.
-func (s *Server) handleAdminListSessions(w http.ResponseWriter, r *http.Request, id *identity) {
-	u, err := s.opt.Users.UserByID(r.Context(), r.PathValue("id"))
+func (s *api) handleAdminListSessions(w http.ResponseWriter, r *http.Request, id *identity) {
+	u, err := s.users.UserByID(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, notFoundOr(err))
 		return
 	}
-	list, err := s.devices(r, u.ID, "")
+	list, err := s.ends.devices(r, u.ID, "")
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -85,13 +87,13 @@ func (s *Server) handleAdminListSessions(w http.ResponseWriter, r *http.Request,
 
 // handleAdminDeleteSessions: DELETE /v1/admin/users/{id}/sessions — every
 // session, refresh family and access token of the user.
-func (s *Server) handleAdminDeleteSessions(w http.ResponseWriter, r *http.Request, id *identity) {
-	u, err := s.opt.Users.UserByID(r.Context(), r.PathValue("id"))
+func (s *api) handleAdminDeleteSessions(w http.ResponseWriter, r *http.Request, id *identity) {
+	u, err := s.users.UserByID(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, notFoundOr(err))
 		return
 	}
-	if err := s.endEverything(r, u.ID, "", true, "admin_kill"); err != nil {
+	if err := s.ends.endEverything(r, u.ID, "", true, "admin_kill"); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -32,6 +32,7 @@ type BearerIdentity struct {
 	IssuedAt  int64
 }
 
+// sessionID is the cookie session, or the bearer token's sid.
 func (id *identity) sessionID() string {
 	if id.Session != nil {
 		return id.Session.ID
@@ -55,34 +56,44 @@ func bearerToken(r *http.Request) (string, bool) {
 	return strings.TrimSpace(tok), true
 }
 
+// authn resolves a request's credential — a bearer access token or the
+// session cookie — for every room: the API's authed and admin wrappers, the
+// pages and the OpenID Provider (cookieIdentity), and the gateway.
+type authn struct {
+	*base
+	sessions *session.Manager
+	users    account.Store
+	tokens   *Tokens // nil: no bearer tokens
+}
+
 // authenticate resolves the caller's credential. No credential, or a bad
 // one, is errUnauthorized; a store failure is returned as is (503).
-func (s *Server) authenticate(r *http.Request) (*identity, error) {
+func (s *authn) authenticate(r *http.Request) (*identity, error) {
 	ctx := r.Context()
 	if tok, ok := bearerToken(r); ok {
-		if tok == "" || s.opt.Tokens == nil {
+		if tok == "" || s.tokens == nil {
 			return nil, errUnauthorized
 		}
-		u, b, err := s.opt.Tokens.AuthenticateBearer(ctx, tok)
+		u, b, err := s.tokens.AuthenticateBearer(ctx, tok)
 		if err != nil {
 			return nil, err
 		}
 		return &identity{User: u, Via: "bearer", Bearer: b}, nil
 	}
-	tok := s.opt.Sessions.CookieToken(r)
+	tok := s.sessions.CookieToken(r)
 	if tok == "" {
 		return nil, errUnauthorized
 	}
-	sess, err := s.opt.Sessions.Load(ctx, tok)
+	sess, err := s.sessions.Load(ctx, tok)
 	if err != nil {
 		if session.IsAuthFailure(err) {
 			return nil, errUnauthorized
 		}
 		return nil, err
 	}
-	u, err := s.opt.Users.UserByID(ctx, sess.UserID)
+	u, err := s.users.UserByID(ctx, sess.UserID)
 	if errors.Is(err, account.ErrNotFound) || err == nil && u.Disabled {
-		_ = s.opt.Sessions.Destroy(ctx, sess.ID)
+		_ = s.sessions.Destroy(ctx, sess.ID)
 		return nil, errUnauthorized
 	}
 	if err != nil {
@@ -91,8 +102,23 @@ func (s *Server) authenticate(r *http.Request) (*identity, error) {
 	return &identity{User: u, Session: sess, Via: "cookie"}, nil
 }
 
+// cookieIdentity authenticates a browser by its session cookie alone:
+// pages and the OpenID Provider are for browsers, and an Authorization
+// header (Basic, from a proxy in front) must neither stand in for nor hide
+// the cookie. No session, or an invalid one, is errUnauthorized; a store
+// failure is returned as is.
+func (s *authn) cookieIdentity(r *http.Request) (*identity, error) {
+	if r.Header.Get("Authorization") != "" {
+		r = r.Clone(r.Context())
+		r.Header.Del("Authorization")
+	}
+	return s.authenticate(r)
+}
+
+// authedHandler is a handler that needs the caller's identity.
 type authedHandler func(w http.ResponseWriter, r *http.Request, id *identity)
 
+// unsafeMethod reports a method that may change state.
 func unsafeMethod(m string) bool {
 	switch m {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
@@ -103,12 +129,12 @@ func unsafeMethod(m string) bool {
 
 // authed requires a credential; for cookie-authenticated unsafe methods it
 // also requires same-origin and the session's CSRF token.
-func (s *Server) authed(h authedHandler) http.HandlerFunc {
+func (s *authn) authed(h authedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := s.authenticate(r)
 		if err != nil {
-			if errors.Is(err, errUnauthorized) && s.opt.Sessions.CookieToken(r) != "" {
-				s.opt.Sessions.ClearCookie(w, r)
+			if errors.Is(err, errUnauthorized) && s.sessions.CookieToken(r) != "" {
+				s.sessions.ClearCookie(w, r)
 			}
 			s.writeError(w, r, err)
 			return
@@ -125,7 +151,7 @@ func (s *Server) authed(h authedHandler) http.HandlerFunc {
 }
 
 // admin requires the "admin" role.
-func (s *Server) admin(h authedHandler) http.HandlerFunc {
+func (s *authn) admin(h authedHandler) http.HandlerFunc {
 	return s.authed(func(w http.ResponseWriter, r *http.Request, id *identity) {
 		if !id.User.HasRole("admin") {
 			s.writeError(w, r, errf(codeForbidden, "the admin role is required"))
@@ -135,11 +161,12 @@ func (s *Server) admin(h authedHandler) http.HandlerFunc {
 	})
 }
 
+// errCrossSite refuses a cookie-authenticated request from another site.
 var errCrossSite = errf(codeCSRF, "cross-site request refused")
 
 // checkCSRF refuses cross-origin requests (Sec-Fetch-Site, Origin) and
 // requests whose X-CSRF-Token is not the session's.
-func (s *Server) checkCSRF(r *http.Request, sess *session.Session) error {
+func (s *authn) checkCSRF(r *http.Request, sess *session.Session) error {
 	if err := s.csrf.Check(r); err != nil {
 		return errCrossSite
 	}

@@ -17,6 +17,8 @@ type cacheCollector struct {
 	hits, misses, entries *prometheus.Desc
 }
 
+// newCacheCollector collects the near caches of those stores that have
+// them, each once.
 func newCacheCollector(stores ...any) *cacheCollector {
 	c := &cacheCollector{
 		hits: prometheus.NewDesc("sessiond_near_cache_hits_total",

@@ -42,6 +42,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return decodeStrict(body, v)
 }
 
+// decodeStrict decodes one JSON value, refusing unknown fields, duplicate
+// names and trailing data, with a client-safe message.
 func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()

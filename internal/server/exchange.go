@@ -25,16 +25,6 @@ const (
 // claim already nests this many actors cannot be exchanged again.
 const MaxExchangeDepth = 4
 
-// serviceGrants registers client_credentials and token exchange on the
-// token endpoint.
-func (s *Server) serviceGrants() {
-	if s.extraGrants == nil {
-		s.extraGrants = map[string]grantHandler{}
-	}
-	s.extraGrants[grantClientCredentials] = s.grantClientCredentials
-	s.extraGrants[grantTokenExchange] = s.grantTokenExchange
-}
-
 // targetAudience picks the audience a service token is for: the audience
 // or resource parameter (RFC 8707), which the client must be allowed to
 // reach; without one, the client's only audience.
@@ -72,7 +62,7 @@ func narrowScope(requested, allowed string, all bool) (string, error) {
 
 // grantClientCredentials: a registered confidential client gets a token for
 // itself, limited to one of its audiences and its scopes.
-func (s *Server) grantClientCredentials(r *http.Request, form url.Values, cl *client.Client) (tokenResponse, error) {
+func (s *oauthServer) grantClientCredentials(r *http.Request, form url.Values, cl *client.Client) (tokenResponse, error) {
 	aud, err := targetAudience(form, cl, false)
 	if err != nil {
 		return tokenResponse{}, err
@@ -81,7 +71,7 @@ func (s *Server) grantClientCredentials(r *http.Request, form url.Values, cl *cl
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	t := s.opt.Tokens
+	t := s.tokens
 	exp := t.now().Add(t.AccessTTL).Truncate(time.Second)
 	at, err := t.Issuer.Issue(r.Context(), token.Claims{Subject: cl.ID, Audience: []string{aud}, ExpiresAt: exp,
 		ID: newJTI(), ClientID: cl.ID, Scope: scope})
@@ -95,8 +85,8 @@ func (s *Server) grantClientCredentials(r *http.Request, form url.Values, cl *cl
 // verifySubject checks a subject token presented by cl: one of ours, for
 // sessiond itself or for cl (a token cl received from an earlier exchange),
 // not revoked, its user still allowed.
-func (s *Server) verifySubject(ctx context.Context, raw string, cl *client.Client) (*token.Claims, error) {
-	t := s.opt.Tokens
+func (s *oauthServer) verifySubject(ctx context.Context, raw string, cl *client.Client) (*token.Claims, error) {
+	t := s.tokens
 	c, err := t.Verifier.Verify(ctx, raw)
 	if errors.Is(err, token.ErrInvalidToken) {
 		own, verr := token.NewVerifier(t.Keys, token.VerifierConfig{Issuer: t.IssuerURL, Audience: cl.ID, Now: t.Now})
@@ -136,7 +126,7 @@ func (s *Server) verifySubject(ctx context.Context, raw string, cl *client.Clien
 // grantTokenExchange: RFC 8693. The calling client presents a user's access
 // token and gets one for a single target audience: never outliving the
 // subject token, never wider in scope or roles, with act naming the caller.
-func (s *Server) grantTokenExchange(r *http.Request, form url.Values, cl *client.Client) (tokenResponse, error) {
+func (s *oauthServer) grantTokenExchange(r *http.Request, form url.Values, cl *client.Client) (tokenResponse, error) {
 	subject := form.Get("subject_token")
 	if subject == "" {
 		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_request", "subject_token is required")
@@ -174,7 +164,7 @@ func (s *Server) grantTokenExchange(r *http.Request, form url.Values, cl *client
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	t := s.opt.Tokens
+	t := s.tokens
 	exp := t.now().Add(t.AccessTTL).Truncate(time.Second)
 	if sub.ExpiresAt.Before(exp) {
 		exp = sub.ExpiresAt

@@ -12,6 +12,20 @@ import (
 	"github.com/sessiond/sessiond/session"
 )
 
+// api is the session and account JSON API (/v1/login, /v1/logout,
+// /v1/whoami, /v1/sessions, /v1/password, /v1/session/data and the admin
+// endpoints): JSON in, JSON out, errors in the contract's form.
+type api struct {
+	*base
+	auth     *authn
+	ends     *signouts
+	sessions *session.Manager
+	accounts *account.Service
+	users    account.Store
+	tokens   *Tokens // nil: no bearer sessions
+}
+
+// loginRequest is the body of POST /v1/login.
 type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
@@ -19,7 +33,7 @@ type loginRequest struct {
 
 // handleLogin: POST /v1/login. A new session every time; any session the
 // request carried is ended first (no fixation).
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+func (s *api) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if err := s.csrf.Check(r); err != nil {
 		s.writeError(w, r, errCrossSite)
 		return
@@ -36,9 +50,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	// End whatever session came along, valid or not: the new one never
 	// inherits an ID the client chose or held before.
-	s.endPresentedSession(r)
+	s.ends.endPresented(r)
 	ip := s.clientIP(r)
-	u, err := s.opt.Accounts.Authenticate(ctx, req.Email, req.Password, ip)
+	u, err := s.accounts.Authenticate(ctx, req.Email, req.Password, ip)
 	if err != nil {
 		var rl *account.RateLimitedError
 		switch {
@@ -50,14 +64,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	sess, tok, err := s.opt.Sessions.Create(ctx, u.ID, session.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512), Method: "password"})
+	sess, tok, err := s.sessions.Create(ctx, u.ID, session.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512), Method: "password"})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	s.metrics.logins.WithLabelValues("success").Inc()
 	s.audit(r, "session.created", slog.String("user_id", u.ID), slog.String("session_id", sess.ID))
-	s.opt.Sessions.SetCookie(w, r, sess, tok)
+	s.sessions.SetCookie(w, r, sess, tok)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"user":       viewUser(u),
 		"session":    currentSessionView{ID: sess.ID, Via: "cookie", CreatedAt: rfc3339(sess.CreatedAt), ExpiresAt: rfc3339(sess.ExpiresAt)},
@@ -65,6 +79,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// truncate cuts s to at most n bytes (user agents in records and logs).
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -73,18 +88,18 @@ func truncate(s string, n int) string {
 }
 
 // handleLogout: POST /v1/logout.
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, id *identity) {
+func (s *api) handleLogout(w http.ResponseWriter, r *http.Request, id *identity) {
 	ctx := r.Context()
 	if id.Session != nil {
-		if err := s.opt.Sessions.Destroy(ctx, id.Session.ID); err != nil && !errors.Is(err, session.ErrNotFound) {
+		if err := s.sessions.Destroy(ctx, id.Session.ID); err != nil && !errors.Is(err, session.ErrNotFound) {
 			s.writeError(w, r, err)
 			return
 		}
-		s.loggedOut(ctx, id.Session.ID)
-		s.opt.Sessions.ClearCookie(w, r)
+		s.ends.op.loggedOut(ctx, id.Session.ID)
+		s.sessions.ClearCookie(w, r)
 	}
-	if id.Bearer != nil && s.opt.Tokens != nil {
-		if err := s.opt.Tokens.RevokeBearer(ctx, id.User.ID, id.Bearer); err != nil {
+	if id.Bearer != nil && s.tokens != nil {
+		if err := s.tokens.RevokeBearer(ctx, id.User.ID, id.Bearer); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
@@ -95,7 +110,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, id *identi
 }
 
 // handleWhoami: GET /v1/whoami.
-func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, id *identity) {
+func (s *api) handleWhoami(w http.ResponseWriter, r *http.Request, id *identity) {
 	out := map[string]any{"user": viewUser(id.User)}
 	switch {
 	case id.Session != nil:
@@ -109,8 +124,8 @@ func (s *Server) handleWhoami(w http.ResponseWriter, r *http.Request, id *identi
 
 // handleListSessions: GET /v1/sessions — the caller's cookie sessions and
 // refresh families.
-func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, id *identity) {
-	list, err := s.devices(r, id.User.ID, id.sessionID())
+func (s *api) handleListSessions(w http.ResponseWriter, r *http.Request, id *identity) {
+	list, err := s.ends.devices(r, id.User.ID, id.sessionID())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -118,66 +133,27 @@ func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, id *
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
 }
 
-func (s *Server) devices(r *http.Request, userID, current string) ([]deviceView, error) {
-	sessions, err := s.opt.Sessions.List(r.Context(), userID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]deviceView, 0, len(sessions))
-	for _, ss := range sessions {
-		out = append(out, viewDevice(ss, current))
-	}
-	if s.opt.Tokens != nil {
-		fams, err := s.opt.Tokens.Devices(r.Context(), userID, current)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, fams...)
-	}
-	return out, nil
-}
-
-// handleDeleteSession: DELETE /v1/sessions/{id} — only the caller's own.
-func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request, id *identity) {
-	ctx := r.Context()
+// handleDeleteSession: DELETE /v1/sessions/{id} — only the caller's own;
+// another user's session or family, or none, is the same 404.
+func (s *api) handleDeleteSession(w http.ResponseWriter, r *http.Request, id *identity) {
 	target := r.PathValue("id")
-	ss, err := s.opt.Sessions.Get(ctx, target)
-	switch {
-	case err == nil && ss.UserID == id.User.ID:
-		if err := s.opt.Sessions.Destroy(ctx, target); err != nil && !errors.Is(err, session.ErrNotFound) {
-			s.writeError(w, r, err)
-			return
-		}
-		s.loggedOut(ctx, target)
-	case err == nil || session.IsAuthFailure(err):
-		// Another user's session, or none: the same 404 either way.
-		if s.opt.Tokens == nil {
-			s.writeError(w, r, errNotFound)
-			return
-		}
-		ok, err := s.opt.Tokens.RevokeFamily(ctx, id.User.ID, target)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if !ok {
-			s.writeError(w, r, errNotFound)
-			return
-		}
-	default:
+	ended, err := s.ends.endDevice(r, id, target)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.metrics.revoked.WithLabelValues("user_revoked").Inc()
-	s.audit(r, "session.revoked", slog.String("user_id", id.User.ID), slog.String("session_id", target))
+	if !ended {
+		s.writeError(w, r, errNotFound)
+		return
+	}
 	if target == id.sessionID() && id.Session != nil {
-		s.opt.Sessions.ClearCookie(w, r)
+		s.sessions.ClearCookie(w, r)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // handleDeleteSessions: DELETE /v1/sessions?scope=others|all.
-func (s *Server) handleDeleteSessions(w http.ResponseWriter, r *http.Request, id *identity) {
+func (s *api) handleDeleteSessions(w http.ResponseWriter, r *http.Request, id *identity) {
 	scope := r.URL.Query().Get("scope")
 	if scope != "others" && scope != "all" {
 		s.writeError(w, r, errf(codeInvalidRequest, "scope must be others or all"))
@@ -187,41 +163,17 @@ func (s *Server) handleDeleteSessions(w http.ResponseWriter, r *http.Request, id
 	if scope == "others" {
 		keep = id.sessionID()
 	}
-	if err := s.endEverything(r, id.User.ID, keep, scope == "all", "sessions."+scope); err != nil {
+	if err := s.ends.endEverything(r, id.User.ID, keep, scope == "all", "sessions."+scope); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	if scope == "all" && id.Session != nil {
-		s.opt.Sessions.ClearCookie(w, r)
+		s.sessions.ClearCookie(w, r)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// endEverything ends every cookie session and refresh family of the user
-// except keep, and with bump also refuses every access token issued so far.
-func (s *Server) endEverything(r *http.Request, userID, keep string, bump bool, reason string) error {
-	ctx := r.Context()
-	if bump {
-		if _, err := s.opt.Accounts.BumpTokenVersion(ctx, userID); err != nil {
-			return err
-		}
-	}
-	n, err := s.opt.Sessions.DestroyUser(ctx, userID, keep)
-	if err != nil {
-		return err
-	}
-	s.loggedOutUser(ctx, userID, keep)
-	if s.opt.Tokens != nil {
-		if err := s.opt.Tokens.RevokeUser(ctx, userID, keep); err != nil {
-			return err
-		}
-	}
-	s.metrics.revoked.WithLabelValues(reason).Add(float64(n))
-	s.audit(r, "sessions.revoked", slog.String("user_id", userID), slog.String("reason", reason),
-		slog.Int("sessions", n), slog.Bool("tokens_refused", bump))
-	return nil
-}
-
+// passwordRequest is the body of POST /v1/password.
 type passwordRequest struct {
 	CurrentPassword string `json:"current_password"`
 	NewPassword     string `json:"new_password"`
@@ -229,30 +181,30 @@ type passwordRequest struct {
 
 // handlePassword: POST /v1/password. Every other session and refresh family
 // ends, the token version is bumped and the current session gets a new ID.
-func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, id *identity) {
+func (s *api) handlePassword(w http.ResponseWriter, r *http.Request, id *identity) {
 	var req passwordRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	ctx := r.Context()
-	if _, err := s.opt.Accounts.ChangePassword(ctx, id.User.ID, req.CurrentPassword, req.NewPassword); err != nil {
+	if _, err := s.accounts.ChangePassword(ctx, id.User.ID, req.CurrentPassword, req.NewPassword); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	if id.Session != nil {
-		ns, tok, err := s.opt.Sessions.Renew(ctx, id.Session)
+		ns, tok, err := s.sessions.Renew(ctx, id.Session)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := s.endEverything(r, id.User.ID, ns.ID, false, "password_changed"); err != nil {
+		if err := s.ends.endEverything(r, id.User.ID, ns.ID, false, "password_changed"); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		s.opt.Sessions.SetCookie(w, r, ns, tok)
+		s.sessions.SetCookie(w, r, ns, tok)
 		w.Header().Set("X-CSRF-Token", ns.CSRFToken)
-	} else if err := s.endEverything(r, id.User.ID, id.sessionID(), false, "password_changed"); err != nil {
+	} else if err := s.ends.endEverything(r, id.User.ID, id.sessionID(), false, "password_changed"); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -260,7 +212,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, id *iden
 }
 
 // handleGetData: GET /v1/session/data.
-func (s *Server) handleGetData(w http.ResponseWriter, r *http.Request, id *identity) {
+func (s *api) handleGetData(w http.ResponseWriter, r *http.Request, id *identity) {
 	data, version, err := s.sessionData(r, id)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -270,20 +222,25 @@ func (s *Server) handleGetData(w http.ResponseWriter, r *http.Request, id *ident
 	writeJSON(w, http.StatusOK, map[string]any{"data": rawOrEmpty(data), "version": version})
 }
 
-func (s *Server) sessionData(r *http.Request, id *identity) ([]byte, int64, error) {
+// sessionData is the caller's session data and its version: the cookie
+// session's, or the refresh family's of a bearer token.
+func (s *api) sessionData(r *http.Request, id *identity) ([]byte, int64, error) {
 	if id.Session != nil {
 		return id.Session.Data, id.Session.DataVersion, nil
 	}
-	if s.opt.Tokens == nil {
+	if s.tokens == nil {
 		return nil, 0, errNotFound
 	}
-	return s.opt.Tokens.Data(r.Context(), id.sessionID())
+	return s.tokens.Data(r.Context(), id.sessionID())
 }
 
+// rawJSON is JSON passed through as it is.
 type rawJSON []byte
 
+// MarshalJSON returns j.
 func (j rawJSON) MarshalJSON() ([]byte, error) { return j, nil }
 
+// rawOrEmpty is b, or {} when it is empty.
 func rawOrEmpty(b []byte) rawJSON {
 	if len(b) == 0 {
 		return rawJSON("{}")
@@ -291,6 +248,7 @@ func rawOrEmpty(b []byte) rawJSON {
 	return rawJSON(b)
 }
 
+// etag is the ETag of data version v: "v<v>".
 func etag(v int64) string { return `"v` + strconv.FormatInt(v, 10) + `"` }
 
 // parseIfMatch reads If-Match: "vN" (or W/"vN", or *). nil means no
@@ -312,7 +270,7 @@ func parseIfMatch(h string) (*int64, error) {
 }
 
 // handlePatchData: PATCH /v1/session/data, RFC 7396, atomic.
-func (s *Server) handlePatchData(w http.ResponseWriter, r *http.Request, id *identity) {
+func (s *api) handlePatchData(w http.ResponseWriter, r *http.Request, id *identity) {
 	ct := r.Header.Get("Content-Type")
 	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(mt) != "application/merge-patch+json" && strings.TrimSpace(mt) != "application/json" {
 		s.writeError(w, r, errf(codeInvalidRequest, "the body must be application/merge-patch+json"))
@@ -336,9 +294,9 @@ func (s *Server) handlePatchData(w http.ResponseWriter, r *http.Request, id *ide
 	var data []byte
 	var version int64
 	if id.Session != nil {
-		data, version, err = s.opt.Sessions.MergeData(r.Context(), id.Session.ID, body, ifMatch)
-	} else if s.opt.Tokens != nil {
-		data, version, err = s.opt.Tokens.MergeData(r.Context(), id.sessionID(), body, ifMatch)
+		data, version, err = s.sessions.MergeData(r.Context(), id.Session.ID, body, ifMatch)
+	} else if s.tokens != nil {
+		data, version, err = s.tokens.MergeData(r.Context(), id.sessionID(), body, ifMatch)
 	} else {
 		err = errNotFound
 	}
@@ -350,10 +308,12 @@ func (s *Server) handlePatchData(w http.ResponseWriter, r *http.Request, id *ide
 	writeJSON(w, http.StatusOK, map[string]any{"data": rawOrEmpty(data), "version": version})
 }
 
+// decodeAny decodes a merge patch strictly, to check it is JSON.
 func decodeAny(body []byte, v any) error {
 	return decodeStrict(body, v)
 }
 
+// unixRFC3339 formats Unix seconds; 0 is "".
 func unixRFC3339(sec int64) string {
 	if sec == 0 {
 		return ""

@@ -11,6 +11,7 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// handleHealthz: GET /healthz, 200 while the process serves.
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// metrics are the server's Prometheus metrics, in their own registry.
 type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -18,6 +19,7 @@ type metrics struct {
 	revoked  *prometheus.CounterVec
 }
 
+// newMetrics registers the server's metrics.
 func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
@@ -40,6 +42,7 @@ func newMetrics() *metrics {
 	return m
 }
 
+// observe counts one request and its duration by route.
 func (m *metrics) observe(route, method string, status int, d time.Duration) {
 	if status == 0 {
 		status = http.StatusOK
@@ -48,6 +51,7 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 	m.duration.WithLabelValues(route).Observe(d.Seconds())
 }
 
+// handler serves the registry at /metrics.
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }

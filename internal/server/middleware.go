@@ -5,15 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"time"
 )
 
+// ctxKey is the type of the server's context keys.
 type ctxKey int
 
 const (
@@ -21,6 +18,7 @@ const (
 	keyIdentity
 )
 
+// requestID is the request's ID, set by outer.
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(keyRequestID).(string)
 	return id
@@ -39,6 +37,7 @@ func validRequestID(s string) bool {
 	return true
 }
 
+// newRequestID is 96 random bits in hex.
 func newRequestID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
@@ -52,6 +51,7 @@ type statusWriter struct {
 	bytes  int
 }
 
+// WriteHeader records the first status.
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
@@ -59,6 +59,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write records 200 when no status was written, and counts bytes.
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
@@ -68,6 +69,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // outer wraps every request: request ID, panic recovery, access log and
@@ -94,7 +96,7 @@ func (s *Server) outer(next http.Handler) http.Handler {
 				s.log.Error("panic serving request", slog.String("request_id", id), slog.Any("panic", p),
 					slog.String("stack", string(debug.Stack())))
 				if sw.status == 0 {
-					s.writeError(sw, r, errf(codeUnavailable, "internal error"))
+					s.base.writeError(sw, r, errf(codeUnavailable, "internal error"))
 				}
 			}
 			route := r.Pattern
@@ -111,72 +113,4 @@ func (s *Server) outer(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
-}
-
-// clientIP is the caller's address: the connection's peer, or — only when
-// the peer is a trusted proxy — the right-most address in X-Forwarded-For
-// that is not itself a trusted proxy.
-func (s *Server) clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	peer = peer.Unmap()
-	if !s.trusted(peer) {
-		return peer.String()
-	}
-	hops := r.Header.Values("X-Forwarded-For")
-	for i := len(hops) - 1; i >= 0; i-- {
-		parts := strings.Split(hops[i], ",")
-		for j := len(parts) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
-			if err != nil {
-				return peer.String()
-			}
-			a = a.Unmap()
-			if !s.trusted(a) {
-				return a.String()
-			}
-			peer = a
-		}
-	}
-	return peer.String()
-}
-
-func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.opt.TrustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// isTLS reports whether the request reached the deployment over TLS:
-// directly, or through a trusted proxy that says so in X-Forwarded-Proto.
-func (s *Server) isTLS(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil || !s.trusted(a.Unmap()) {
-		return false
-	}
-	return strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
-}
-
-func retryAfterSeconds(d time.Duration) string {
-	sec := int(d / time.Second)
-	if d%time.Second != 0 {
-		sec++
-	}
-	return strconv.Itoa(max(sec, 1))
 }

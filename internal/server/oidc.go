@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/oidc"
 	"github.com/sessiond/sessiond/session"
 )
@@ -42,6 +43,7 @@ var oidcErrors = map[string]string{
 	"sso-disabled":    "This account is disabled.",
 }
 
+// oidcErrorKey is the login page's message key for a sign-in failure.
 func oidcErrorKey(err error) string {
 	switch {
 	case errors.Is(err, oidc.ErrUnknownProvider):
@@ -64,18 +66,28 @@ func oidcErrorKey(err error) string {
 	return "sso-failed"
 }
 
-func (s *Server) oidcRoutes() {
-	if s.opt.OIDC == nil || s.opt.OIDC.Providers == nil || s.opt.OIDC.Identities == nil {
-		return
-	}
-	s.mux.HandleFunc("GET /v1/oidc/{provider}/start", s.handleOIDCStart)
-	s.mux.HandleFunc("GET /v1/oidc/{provider}/callback", s.handleOIDCCallback)
-	if s.opt.OIDC.Providers.LogoutEnabled() {
-		s.mux.HandleFunc("POST /v1/oidc/{provider}/backchannel-logout", s.handleOIDCBackChannelLogout)
+// ssoServer is sessiond as a relying party: sign-in with external OpenID
+// providers and their back-channel logout.
+type ssoServer struct {
+	*base
+	oidc     *OIDC
+	sessions *session.Manager
+	users    account.Store
+	ends     *signouts
+}
+
+// routes adds the sign-in flow's endpoints (the caller checks that OIDC is
+// configured).
+func (s *ssoServer) routes(m *http.ServeMux) {
+	m.HandleFunc("GET /v1/oidc/{provider}/start", s.handleOIDCStart)
+	m.HandleFunc("GET /v1/oidc/{provider}/callback", s.handleOIDCCallback)
+	if s.oidc.Providers.LogoutEnabled() {
+		m.HandleFunc("POST /v1/oidc/{provider}/backchannel-logout", s.handleOIDCBackChannelLogout)
 	}
 }
 
-func (s *Server) oidcCookieName(r *http.Request) string {
+// oidcCookieName is the browser-binding cookie's name: __Host- over TLS.
+func (s *ssoServer) oidcCookieName(r *http.Request) string {
 	if s.isTLS(r) {
 		return oidcCookieSecure
 	}
@@ -83,7 +95,7 @@ func (s *Server) oidcCookieName(r *http.Request) string {
 }
 
 // oidcFail sends the browser to the login page with a fixed message key.
-func (s *Server) oidcFail(w http.ResponseWriter, r *http.Request, provider string, err error) {
+func (s *ssoServer) oidcFail(w http.ResponseWriter, r *http.Request, provider string, err error) {
 	key := oidcErrorKey(err)
 	s.log.WarnContext(r.Context(), "oidc sign-in failed", "provider", provider, "error", err,
 		"request_id", requestID(r.Context()))
@@ -93,7 +105,7 @@ func (s *Server) oidcFail(w http.ResponseWriter, r *http.Request, provider strin
 }
 
 // handleOIDCStart: GET /v1/oidc/{provider}/start[?return_to=].
-func (s *Server) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
+func (s *ssoServer) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("provider")
 	ret := s.returnTo(r.URL.Query().Get("return_to"))
 	binding := ""
@@ -102,7 +114,7 @@ func (s *Server) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 	} else {
 		binding = oidc.NewBinding()
 	}
-	to, err := s.opt.OIDC.Providers.Start(r.Context(), name, binding, ret)
+	to, err := s.oidc.Providers.Start(r.Context(), name, binding, ret)
 	if err != nil {
 		s.oidcFail(w, r, name, err)
 		return
@@ -114,6 +126,7 @@ func (s *Server) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, to)
 }
 
+// validBinding accepts a binding as oidc.NewBinding makes them.
 func validBinding(v string) bool {
 	if len(v) != 43 {
 		return false
@@ -129,20 +142,20 @@ func validBinding(v string) bool {
 
 // handleOIDCCallback: GET /v1/oidc/{provider}/callback. Success ends any
 // session the browser presented and creates a fresh one.
-func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
+func (s *ssoServer) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("provider")
 	ctx := r.Context()
 	binding := ""
 	if c, err := r.Cookie(s.oidcCookieName(r)); err == nil && validBinding(c.Value) {
 		binding = c.Value
 	}
-	id, err := s.opt.OIDC.Providers.Callback(ctx, name, r.URL.Query(), binding)
+	id, err := s.oidc.Providers.Callback(ctx, name, r.URL.Query(), binding)
 	if err != nil {
 		s.metrics.logins.WithLabelValues("failure").Inc()
 		s.oidcFail(w, r, name, err)
 		return
 	}
-	u, created, err := s.opt.OIDC.Providers.Link(ctx, s.opt.Users, s.opt.OIDC.Identities, id)
+	u, created, err := s.oidc.Providers.Link(ctx, s.users, s.oidc.Identities, id)
 	if err != nil {
 		s.metrics.logins.WithLabelValues("failure").Inc()
 		s.oidcFail(w, r, name, err)
@@ -151,10 +164,10 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	if created {
 		s.audit(r, "user.created", slog.String("user_id", u.ID), slog.String("method", "oidc:"+name))
 	}
-	if s.endPresentedSession(r) {
-		s.opt.Sessions.ClearCookie(w, r)
+	if s.ends.endPresented(r) {
+		s.sessions.ClearCookie(w, r)
 	}
-	sess, tok, err := s.opt.Sessions.Create(ctx, u.ID, session.Meta{IP: s.clientIP(r),
+	sess, tok, err := s.sessions.Create(ctx, u.ID, session.Meta{IP: s.clientIP(r),
 		UserAgent: truncate(r.UserAgent(), 512), Method: oidc.SessionMethod(name)})
 	if err != nil {
 		s.oidcFail(w, r, name, err)
@@ -163,15 +176,15 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	// Remember which provider session this one began from, for
 	// back-channel logout; a session that could not be noted would outlive
 	// the provider's, so it ends at once.
-	if err := s.opt.OIDC.Providers.RecordSession(ctx, id, sess.ID, sess.ExpiresAt); err != nil {
-		_ = s.opt.Sessions.Destroy(ctx, sess.ID)
+	if err := s.oidc.Providers.RecordSession(ctx, id, sess.ID, sess.ExpiresAt); err != nil {
+		_ = s.sessions.Destroy(ctx, sess.ID)
 		s.oidcFail(w, r, name, err)
 		return
 	}
 	s.metrics.logins.WithLabelValues("success").Inc()
 	s.audit(r, "session.created", slog.String("user_id", u.ID), slog.String("session_id", sess.ID),
 		slog.String("method", "oidc:"+name))
-	s.opt.Sessions.SetCookie(w, r, sess, tok)
+	s.sessions.SetCookie(w, r, sess, tok)
 	seeOther(w, s.orAccount(s.returnTo(id.ReturnTo)))
 }
 
@@ -181,7 +194,7 @@ func (s *Server) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 // and is answered 200; any invalid or replayed token 400 invalid_request, in
 // RFC 6749 §5.2 form; a provider or store that cannot be reached 503. Always
 // Cache-Control: no-store. The token itself is never logged.
-func (s *Server) handleOIDCBackChannelLogout(w http.ResponseWriter, r *http.Request) {
+func (s *ssoServer) handleOIDCBackChannelLogout(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("provider")
 	w.Header().Set("Cache-Control", "no-store")
 	form, err := oauthForm(w, r)
@@ -190,7 +203,7 @@ func (s *Server) handleOIDCBackChannelLogout(w http.ResponseWriter, r *http.Requ
 		return
 	}
 	ctx := r.Context()
-	lt, ended, err := s.opt.OIDC.Providers.BackChannelLogout(ctx, name, form.Get("logout_token"), s.opt.OIDC.Identities, s.opt.Sessions)
+	lt, ended, err := s.oidc.Providers.BackChannelLogout(ctx, name, form.Get("logout_token"), s.oidc.Identities, s.sessions)
 	if err != nil {
 		s.log.WarnContext(ctx, "oidc back-channel logout refused", "provider", name, "error", err,
 			"request_id", requestID(ctx))
@@ -212,6 +225,6 @@ func (s *Server) handleOIDCBackChannelLogout(w http.ResponseWriter, r *http.Requ
 		slog.Bool("by_sid", lt.SessionID != ""))
 	// Logout travels on: the apps these sessions signed into through
 	// sessiond (as their provider) are told in turn.
-	s.loggedOut(ctx, ended...)
+	s.ends.op.loggedOut(ctx, ended...)
 	w.WriteHeader(http.StatusOK)
 }

@@ -52,14 +52,35 @@ var (
 // same identity, session, device and password logic as the JSON API is used;
 // only the envelope differs (HTML, form posts, 303 redirects).
 type pages struct {
-	s    *Server
-	site *web.Site
+	*base
+	site     *web.Site
+	errs     errorPages
+	auth     *authn
+	ends     *signouts
+	sessions *session.Manager
+	accounts *account.Service
+	oidc     *OIDC            // nil: no "sign in with" links
+	clock    func() time.Time // Options.Now
 }
 
-// pageRoutes adds the HTML pages and their assets to the mux.
-func (s *Server) pageRoutes() {
-	p := &pages{s: s, site: s.newSite()}
-	m := s.mux
+// newPages builds the pages with site.
+func newPages(b *base, site *web.Site, opt Options, auth *authn, ends *signouts) *pages {
+	p := &pages{base: b, auth: auth, ends: ends, sessions: opt.Sessions, accounts: opt.Accounts, oidc: opt.OIDC, clock: opt.Now}
+	return p.withSite(site)
+}
+
+// withSite is a copy of p that renders with site (the OpenID Provider's
+// login form).
+func (p *pages) withSite(site *web.Site) *pages {
+	c := *p
+	c.site = site
+	c.errs = errorPages{base: p.base, site: site, backLinks: true,
+		unavailable: [2]string{http.StatusText(http.StatusServiceUnavailable), "The service is unavailable right now. Please try again in a moment."}}
+	return &c
+}
+
+// routes adds the HTML pages and their assets to the mux.
+func (p *pages) routes(m *http.ServeMux) {
 	assets := p.site.Assets()
 	m.Handle("GET "+web.StylePath, assets)
 	m.Handle("GET "+web.ThemePath, assets)
@@ -80,28 +101,20 @@ func (p *pages) page(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// now is the pages' clock.
 func (p *pages) now() time.Time {
-	if p.s.opt.Now != nil {
-		return p.s.opt.Now()
+	if p.clock != nil {
+		return p.clock()
 	}
 	return time.Now()
 }
 
 // newSite is the HTML pages' renderer, its links under base_url's path.
-func (s *Server) newSite() *web.Site {
-	return web.New(web.Config{Branding: s.opt.Branding, FormTargets: s.opt.AllowedRedirectHosts, Prefix: s.origin.prefix})
+func newSite(b *base, br Branding) *web.Site {
+	return web.New(web.Config{Branding: br, FormTargets: b.allowedHosts, Prefix: b.origin.prefix})
 }
 
-// returnTo is the return address raw names, as origin.returnTo allows and
-// normalises it, or "" when it is empty or refused.
-func (s *Server) returnTo(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	to, _ := s.origin.returnTo(raw, s.opt.AllowedRedirectHosts)
-	return to
-}
-
+// seeOther answers 303 to location (Post/Redirect/Get).
 func seeOther(w http.ResponseWriter, location string) {
 	w.Header().Set("Location", location)
 	w.WriteHeader(http.StatusSeeOther)
@@ -111,30 +124,22 @@ func seeOther(w http.ResponseWriter, location string) {
 // on to the return address.
 func (p *pages) loginForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	ret := p.s.returnTo(q.Get("return_to"))
-	if p.s.opt.Sessions.CookieToken(r) != "" {
-		if _, err := p.cookieIdentity(r); err == nil {
-			seeOther(w, p.s.orAccount(ret))
+	ret := p.returnTo(q.Get("return_to"))
+	if p.sessions.CookieToken(r) != "" {
+		if _, err := p.auth.cookieIdentity(r); err == nil {
+			seeOther(w, p.orAccount(ret))
 			return
 		} else if errors.Is(err, errUnauthorized) {
-			p.s.opt.Sessions.ClearCookie(w, r)
+			p.sessions.ClearCookie(w, r)
 		}
 	}
 	p.renderLogin(w, r, http.StatusOK, web.LoginPage{ReturnTo: ret, CSRFToken: p.loginToken(w, r), Notice: loginNotices[q.Get("done")], Error: oidcErrors[q.Get("error")]})
 }
 
-// orAccount is ret, or the account page when there is none.
-func (s *Server) orAccount(ret string) string {
-	if ret == "" {
-		return s.origin.url("/account")
-	}
-	return ret
-}
-
 // login: POST /login, form-encoded. Errors never tell whether the account
 // exists; success is a fresh session and a 303 to the return address.
 func (p *pages) login(w http.ResponseWriter, r *http.Request) {
-	if err := p.s.csrf.Check(r); err != nil {
+	if err := p.csrf.Check(r); err != nil {
 		p.crossSite(w, r)
 		return
 	}
@@ -143,7 +148,7 @@ func (p *pages) login(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	email, password := f.Get("email"), f.Get("password")
-	page := web.LoginPage{Email: email, ReturnTo: p.s.returnTo(f.Get("return_to"))}
+	page := web.LoginPage{Email: email, ReturnTo: p.returnTo(f.Get("return_to"))}
 	if tok, ok := p.checkLoginToken(r, f.Get("csrf_token")); ok {
 		page.CSRFToken = tok
 	} else {
@@ -158,17 +163,17 @@ func (p *pages) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	presented := p.s.endPresentedSession(r)
-	ip := p.s.clientIP(r)
-	u, err := p.s.opt.Accounts.Authenticate(ctx, email, password, ip)
+	presented := p.ends.endPresented(r)
+	ip := p.clientIP(r)
+	u, err := p.accounts.Authenticate(ctx, email, password, ip)
 	if err != nil {
 		if presented {
-			p.s.opt.Sessions.ClearCookie(w, r)
+			p.sessions.ClearCookie(w, r)
 		}
 		var rl *account.RateLimitedError
 		switch {
 		case errors.As(err, &rl):
-			p.s.metrics.logins.WithLabelValues("rate_limited").Inc()
+			p.metrics.logins.WithLabelValues("rate_limited").Inc()
 			wait := retryAfterSeconds(rl.RetryAfter)
 			w.Header().Set("Retry-After", wait)
 			unit := " seconds."
@@ -178,53 +183,37 @@ func (p *pages) login(w http.ResponseWriter, r *http.Request) {
 			page.Error = "Too many attempts. Try again in " + wait + unit
 			p.renderLogin(w, r, http.StatusTooManyRequests, page)
 		case errors.Is(err, account.ErrInvalidCredentials):
-			p.s.metrics.logins.WithLabelValues("failure").Inc()
+			p.metrics.logins.WithLabelValues("failure").Inc()
 			page.Error = "The email or password is incorrect."
 			p.renderLogin(w, r, http.StatusUnauthorized, page)
 		default:
-			p.fail(w, r, err)
+			p.errs.fail(w, r, err)
 		}
 		return
 	}
-	sess, tok, err := p.s.opt.Sessions.Create(ctx, u.ID, session.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512), Method: "password"})
+	sess, tok, err := p.sessions.Create(ctx, u.ID, session.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512), Method: "password"})
 	if err != nil {
-		p.fail(w, r, err)
+		p.errs.fail(w, r, err)
 		return
 	}
-	p.s.metrics.logins.WithLabelValues("success").Inc()
-	p.s.audit(r, "session.created", slog.String("user_id", u.ID), slog.String("session_id", sess.ID), slog.String("via", "form"))
-	p.s.opt.Sessions.SetCookie(w, r, sess, tok)
+	p.metrics.logins.WithLabelValues("success").Inc()
+	p.audit(r, "session.created", slog.String("user_id", u.ID), slog.String("session_id", sess.ID), slog.String("via", "form"))
+	p.sessions.SetCookie(w, r, sess, tok)
 	p.clearLoginToken(w, r)
-	seeOther(w, p.s.orAccount(page.ReturnTo))
+	seeOther(w, p.orAccount(page.ReturnTo))
 }
 
-// endPresentedSession ends the session whose cookie came with r, valid or
-// not, for every login (POST /v1/login, the login page, the SSO callback): a
-// new session never inherits an ID the client held before (no fixation). It
-// reports whether a cookie came along.
-func (s *Server) endPresentedSession(r *http.Request) bool {
-	old := s.opt.Sessions.CookieToken(r)
-	if old == "" {
-		return false
-	}
-	if hash, err := session.ParseToken(old); err == nil {
-		if err := s.opt.Sessions.Destroy(r.Context(), session.IDFromHash(hash)); err == nil {
-			s.metrics.revoked.WithLabelValues("login_replaced").Inc()
-			s.loggedOut(r.Context(), session.IDFromHash(hash))
-		}
-	}
-	return true
-}
-
+// loginCookieName is the login form's CSRF cookie: __Host- over TLS.
 func (p *pages) loginCookieName(r *http.Request) string {
-	if p.s.isTLS(r) {
+	if p.isTLS(r) {
 		return loginCookieSecure
 	}
 	return loginCookie
 }
 
+// loginCookiePath is that cookie's Path.
 func (p *pages) loginCookiePath(r *http.Request) string {
-	return p.s.origin.cookiePath(p.s.isTLS(r))
+	return p.origin.cookiePath(p.isTLS(r))
 }
 
 // loginToken returns the browser's login CSRF token, setting a new one when
@@ -236,21 +225,23 @@ func (p *pages) loginToken(w http.ResponseWriter, r *http.Request) string {
 	return p.setLoginToken(w, r)
 }
 
+// setLoginToken sets a new login CSRF token and returns it.
 func (p *pages) setLoginToken(w http.ResponseWriter, r *http.Request) string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
 	http.SetCookie(w, &http.Cookie{Name: p.loginCookieName(r), Value: tok, Path: p.loginCookiePath(r), MaxAge: int(loginCookieMaxAge / time.Second),
-		HttpOnly: true, Secure: p.s.isTLS(r), SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: p.isTLS(r), SameSite: http.SameSiteStrictMode})
 	return tok
 }
 
+// clearLoginToken deletes the login CSRF cookie after a login.
 func (p *pages) clearLoginToken(w http.ResponseWriter, r *http.Request) {
 	if _, err := r.Cookie(p.loginCookieName(r)); err != nil {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: p.loginCookieName(r), Value: "", Path: p.loginCookiePath(r), MaxAge: -1,
-		HttpOnly: true, Secure: p.s.isTLS(r), SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: p.isTLS(r), SameSite: http.SameSiteStrictMode})
 }
 
 // checkLoginToken compares the form's token with the cookie's.
@@ -262,6 +253,7 @@ func (p *pages) checkLoginToken(r *http.Request, got string) (string, bool) {
 	return ck.Value, true
 }
 
+// validLoginToken accepts 32 bytes in base64url.
 func validLoginToken(s string) bool {
 	if len(s) != 43 {
 		return false
@@ -273,17 +265,17 @@ func validLoginToken(s string) bool {
 // parseForm reads a form-encoded body of at most 64 KiB.
 func (p *pages) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
-		p.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Go back and try again.")
+		p.errs.show(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Go back and try again.")
 		return false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			p.errorPage(w, r, http.StatusRequestEntityTooLarge, "Too large", "The form was too large.")
+			p.errs.show(w, r, http.StatusRequestEntityTooLarge, "Too large", "The form was too large.")
 			return false
 		}
-		p.errorPage(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Go back and try again.")
+		p.errs.show(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Go back and try again.")
 		return false
 	}
 	return true
@@ -293,32 +285,22 @@ func (p *pages) parseForm(w http.ResponseWriter, r *http.Request) bool {
 // to the login page (and back here after); a store failure is a 503 page,
 // never a signed-in page (fail closed).
 func (p *pages) session(w http.ResponseWriter, r *http.Request) (*identity, bool) {
-	id, err := p.cookieIdentity(r)
+	id, err := p.auth.cookieIdentity(r)
 	if err == nil {
 		return id, true
 	}
 	if err != nil && !errors.Is(err, errUnauthorized) {
-		p.fail(w, r, err)
+		p.errs.fail(w, r, err)
 		return nil, false
 	}
-	if p.s.opt.Sessions.CookieToken(r) != "" {
-		p.s.opt.Sessions.ClearCookie(w, r)
+	if p.sessions.CookieToken(r) != "" {
+		p.sessions.ClearCookie(w, r)
 	}
-	seeOther(w, p.s.origin.url("/login?return_to="+url.QueryEscape(p.s.origin.url("/account"))))
+	seeOther(w, p.origin.url("/login?return_to="+url.QueryEscape(p.origin.url("/account"))))
 	return nil, false
 }
 
-// cookieIdentity authenticates by the session cookie alone: pages are for
-// browsers, and an Authorization header (Basic, from a proxy in front) must
-// neither stand in for nor hide the cookie.
-func (p *pages) cookieIdentity(r *http.Request) (*identity, error) {
-	if r.Header.Get("Authorization") != "" {
-		r = r.Clone(r.Context())
-		r.Header.Del("Authorization")
-	}
-	return p.s.authenticate(r)
-}
-
+// pageAction is an account page form's handler.
 type pageAction func(w http.ResponseWriter, r *http.Request, id *identity)
 
 // action guards the account page's forms like the API guards cookie
@@ -326,7 +308,7 @@ type pageAction func(w http.ResponseWriter, r *http.Request, id *identity)
 // the session's CSRF token, here in the form's csrf_token field.
 func (p *pages) action(h pageAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := p.s.csrf.Check(r); err != nil {
+		if err := p.csrf.Check(r); err != nil {
 			p.crossSite(w, r)
 			return
 		}
@@ -336,9 +318,7 @@ func (p *pages) action(h pageAction) http.HandlerFunc {
 		}
 		got := r.PostForm.Get("csrf_token")
 		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(id.Session.CSRFToken)) != 1 {
-			p.s.log.DebugContext(r.Context(), "request failed", slog.String("request_id", requestID(r.Context())),
-				slog.String("code", codeCSRF), slog.Int("status", http.StatusForbidden), slog.String("error", "missing or wrong csrf_token"))
-			p.errorPage(w, r, http.StatusForbidden, "This page has expired",
+			p.errs.refuse(w, r, errf(codeCSRF, "missing or wrong csrf_token"), "This page has expired",
 				"The form was out of date, so nothing was changed. Reload your account page and try again.")
 			return
 		}
@@ -355,10 +335,11 @@ func (p *pages) account(w http.ResponseWriter, r *http.Request) {
 	p.renderAccount(w, r, id, http.StatusOK, web.AccountPage{Notice: accountNotices[r.URL.Query().Get("done")]})
 }
 
+// renderAccount renders the account page with the user's devices.
 func (p *pages) renderAccount(w http.ResponseWriter, r *http.Request, id *identity, status int, page web.AccountPage) {
-	list, err := p.s.devices(r, id.User.ID, id.sessionID())
+	list, err := p.ends.devices(r, id.User.ID, id.sessionID())
 	if err != nil {
-		p.fail(w, r, err)
+		p.errs.fail(w, r, err)
 		return
 	}
 	page.Email, page.Roles, page.OrgID = id.User.Email, id.User.Roles, id.User.OrgID
@@ -384,10 +365,11 @@ func (p *pages) renderAccount(w http.ResponseWriter, r *http.Request, id *identi
 		return a.ID < b.ID
 	})
 	if err := p.site.RenderAccount(w, status, page); err != nil {
-		p.s.log.ErrorContext(r.Context(), "render account page", slog.Any("error", err))
+		p.log.ErrorContext(r.Context(), "render account page", slog.Any("error", err))
 	}
 }
 
+// toDevice is a device as the account page shows it.
 func toDevice(d deviceView) web.Device {
 	created, _ := time.Parse(time.RFC3339, d.CreatedAt)
 	seen, _ := time.Parse(time.RFC3339, d.LastSeenAt)
@@ -400,71 +382,44 @@ func toDevice(d deviceView) web.Device {
 func (p *pages) signOut(w http.ResponseWriter, r *http.Request, id *identity) {
 	target := r.PostForm.Get("device")
 	if target == "" || len(target) > 256 {
-		seeOther(w, p.s.origin.url("/account?done=gone"))
+		seeOther(w, p.origin.url("/account?done=gone"))
 		return
 	}
-	ended, err := p.endDevice(r, id, target)
+	ended, err := p.ends.endDevice(r, id, target)
 	if err != nil {
-		p.fail(w, r, err)
+		p.errs.fail(w, r, err)
 		return
 	}
 	switch {
 	case target == id.Session.ID:
-		p.s.opt.Sessions.ClearCookie(w, r)
-		seeOther(w, p.s.origin.url("/login?done=signed-out"))
+		p.sessions.ClearCookie(w, r)
+		seeOther(w, p.origin.url("/login?done=signed-out"))
 	case !ended:
-		seeOther(w, p.s.origin.url("/account?done=gone"))
+		seeOther(w, p.origin.url("/account?done=gone"))
 	default:
-		seeOther(w, p.s.origin.url("/account?done=device"))
+		seeOther(w, p.origin.url("/account?done=device"))
 	}
-}
-
-// endDevice ends target if it is one of the user's cookie sessions or
-// refresh families; another user's, or none, is (false, nil) either way.
-func (p *pages) endDevice(r *http.Request, id *identity, target string) (bool, error) {
-	ctx := r.Context()
-	ss, err := p.s.opt.Sessions.Get(ctx, target)
-	switch {
-	case err == nil && ss.UserID == id.User.ID:
-		if err := p.s.opt.Sessions.Destroy(ctx, target); err != nil && !errors.Is(err, session.ErrNotFound) {
-			return false, err
-		}
-		p.s.loggedOut(ctx, target)
-	case err == nil || session.IsAuthFailure(err):
-		if p.s.opt.Tokens == nil {
-			return false, nil
-		}
-		ok, err := p.s.opt.Tokens.RevokeFamily(ctx, id.User.ID, target)
-		if err != nil || !ok {
-			return false, err
-		}
-	default:
-		return false, err
-	}
-	p.s.metrics.revoked.WithLabelValues("user_revoked").Inc()
-	p.s.audit(r, "session.revoked", slog.String("user_id", id.User.ID), slog.String("session_id", target))
-	return true, nil
 }
 
 // signOutOthers: POST /account/sign-out-others, as DELETE /v1/sessions?scope=others.
 func (p *pages) signOutOthers(w http.ResponseWriter, r *http.Request, id *identity) {
-	if err := p.s.endEverything(r, id.User.ID, id.Session.ID, false, "sessions.others"); err != nil {
-		p.fail(w, r, err)
+	if err := p.ends.endEverything(r, id.User.ID, id.Session.ID, false, "sessions.others"); err != nil {
+		p.errs.fail(w, r, err)
 		return
 	}
-	seeOther(w, p.s.origin.url("/account?done=others"))
+	seeOther(w, p.origin.url("/account?done=others"))
 }
 
 // signOutEverywhere: POST /account/sign-out-everywhere, as DELETE
 // /v1/sessions?scope=all: every session and refresh family, and every access
 // token issued so far.
 func (p *pages) signOutEverywhere(w http.ResponseWriter, r *http.Request, id *identity) {
-	if err := p.s.endEverything(r, id.User.ID, "", true, "sessions.all"); err != nil {
-		p.fail(w, r, err)
+	if err := p.ends.endEverything(r, id.User.ID, "", true, "sessions.all"); err != nil {
+		p.errs.fail(w, r, err)
 		return
 	}
-	p.s.opt.Sessions.ClearCookie(w, r)
-	seeOther(w, p.s.origin.url("/login?done=signed-out-everywhere"))
+	p.sessions.ClearCookie(w, r)
+	seeOther(w, p.origin.url("/login?done=signed-out-everywhere"))
 }
 
 // changePassword: POST /account/password, as POST /v1/password: every other
@@ -479,7 +434,7 @@ func (p *pages) changePassword(w http.ResponseWriter, r *http.Request, id *ident
 		return
 	}
 	ctx := r.Context()
-	_, err := p.s.opt.Accounts.ChangePassword(ctx, id.User.ID, current, next)
+	_, err := p.accounts.ChangePassword(ctx, id.User.ID, current, next)
 	var pe *account.PasswordError
 	switch {
 	case errors.Is(err, account.ErrInvalidCredentials):
@@ -489,26 +444,27 @@ func (p *pages) changePassword(w http.ResponseWriter, r *http.Request, id *ident
 		feedback("Choose another new password: " + pe.Reason + ".")
 		return
 	case err != nil:
-		p.fail(w, r, err)
+		p.errs.fail(w, r, err)
 		return
 	}
-	ns, tok, err := p.s.opt.Sessions.Renew(ctx, id.Session)
+	ns, tok, err := p.sessions.Renew(ctx, id.Session)
 	if err != nil {
-		p.fail(w, r, err)
+		p.errs.fail(w, r, err)
 		return
 	}
-	if err := p.s.endEverything(r, id.User.ID, ns.ID, false, "password_changed"); err != nil {
-		p.fail(w, r, err)
+	if err := p.ends.endEverything(r, id.User.ID, ns.ID, false, "password_changed"); err != nil {
+		p.errs.fail(w, r, err)
 		return
 	}
-	p.s.opt.Sessions.SetCookie(w, r, ns, tok)
-	seeOther(w, p.s.origin.url("/account?done=password"))
+	p.sessions.SetCookie(w, r, ns, tok)
+	seeOther(w, p.origin.url("/account?done=password"))
 }
 
+// renderLogin renders the login form, with a link per SSO provider.
 func (p *pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, page web.LoginPage) {
-	if o := p.s.opt.OIDC; o != nil && o.Providers != nil {
+	if o := p.oidc; o != nil && o.Providers != nil {
 		for _, name := range o.Providers.Names() {
-			u := p.s.origin.url("/v1/oidc/" + url.PathEscape(name) + "/start")
+			u := p.origin.url("/v1/oidc/" + url.PathEscape(name) + "/start")
 			if page.ReturnTo != "" {
 				u += "?return_to=" + url.QueryEscape(page.ReturnTo)
 			}
@@ -516,37 +472,12 @@ func (p *pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, 
 		}
 	}
 	if err := p.site.RenderLogin(w, status, page); err != nil {
-		p.s.log.ErrorContext(r.Context(), "render login page", slog.Any("error", err))
+		p.log.ErrorContext(r.Context(), "render login page", slog.Any("error", err))
 	}
 }
 
+// crossSite refuses a cross-site form post.
 func (p *pages) crossSite(w http.ResponseWriter, r *http.Request) {
-	p.s.log.DebugContext(r.Context(), "request failed", slog.String("request_id", requestID(r.Context())),
-		slog.String("code", codeCSRF), slog.Int("status", http.StatusForbidden), slog.String("error", "cross-site request refused"))
-	p.errorPage(w, r, http.StatusForbidden, "Request refused",
+	p.errs.refuse(w, r, errCrossSite, "Request refused",
 		"This request came from another site, so it was refused and nothing was changed.")
-}
-
-// fail answers an error the pages do not handle themselves (a store outage,
-// mostly) through the API's one error mapping, as an HTML page.
-func (p *pages) fail(w http.ResponseWriter, r *http.Request, err error) {
-	ae, status := p.s.classify(r, err)
-	if ae.RetryAfter > 0 {
-		w.Header().Set("Retry-After", retryAfterSeconds(ae.RetryAfter))
-	}
-	msg := ae.Message
-	if status == http.StatusServiceUnavailable {
-		msg = "The service is unavailable right now. Please try again in a moment."
-	}
-	p.errorPage(w, r, status, http.StatusText(status), msg)
-}
-
-func (p *pages) errorPage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
-	back, label := p.s.origin.url("/account"), "Back to your account"
-	if strings.HasPrefix(r.URL.Path, "/login") {
-		back, label = p.s.origin.url("/login"), "Back to sign in"
-	}
-	if err := p.site.RenderError(w, status, web.ErrorPage{Title: title, Message: msg, Back: back, BackLabel: label}); err != nil {
-		p.s.log.ErrorContext(r.Context(), "render error page", slog.Any("error", err))
-	}
 }

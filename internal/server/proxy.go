@@ -26,10 +26,11 @@ type proxyState struct {
 	internal string // internal token, or ""
 }
 
+// proxyStateKey is the context key of a *proxyState.
 type proxyStateKey struct{}
 
 // proxyHandler serves every configured route prefix.
-func (s *Server) proxyHandler(g *Gateway) http.Handler {
+func (s *gatewayServer) proxyHandler(g *Gateway) http.Handler {
 	proxies := make(map[*proxyRoute]*httputil.ReverseProxy, len(g.routes))
 	buffers := &bufferPool{}
 	for _, rt := range g.routes {
@@ -115,6 +116,7 @@ func (s *Server) proxyHandler(g *Gateway) http.Handler {
 	})
 }
 
+// containsFold reports whether list holds s, ignoring case.
 func containsFold(list []string, s string) bool {
 	for _, v := range list {
 		if strings.EqualFold(v, s) {
@@ -124,6 +126,7 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
+// acceptsEventStream reports a server-sent events request.
 func acceptsEventStream(r *http.Request) bool {
 	return strings.Contains(strings.ToLower(r.Header.Get("Accept")), "text/event-stream")
 }
@@ -153,6 +156,8 @@ func upgradeKind(h http.Header) (bool, error) {
 	return true, nil
 }
 
+// headerHasToken reports whether a comma-separated header of h holds
+// token, ignoring case.
 func headerHasToken(h http.Header, key, token string) bool {
 	for _, v := range h.Values(key) {
 		for p := range strings.SplitSeq(v, ",") {
@@ -169,7 +174,7 @@ func headerHasToken(h http.Header, key, token string) bool {
 // both ways) once the credential no longer passes rule: the session was
 // revoked or expired, the user disabled, the token expired or revoked, or a
 // store cannot answer (fail closed).
-func (s *Server) watchCredential(ctx context.Context, cancel context.CancelFunc, r *http.Request, rule gateway.Rule, every time.Duration, route string) {
+func (s *gatewayServer) watchCredential(ctx context.Context, cancel context.CancelFunc, r *http.Request, rule gateway.Rule, every time.Duration, route string) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -196,7 +201,7 @@ func (s *Server) watchCredential(ctx context.Context, cancel context.CancelFunc,
 }
 
 // newReverseProxy builds the proxy of one route.
-func (s *Server) newReverseProxy(rt *proxyRoute, buffers httputil.BufferPool) *httputil.ReverseProxy {
+func (s *gatewayServer) newReverseProxy(rt *proxyRoute, buffers httputil.BufferPool) *httputil.ReverseProxy {
 	tr := &http.Transport{
 		Proxy:                 nil, // upstreams are reached directly, whatever HTTP_PROXY says
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -229,6 +234,7 @@ func (s *Server) newReverseProxy(rt *proxyRoute, buffers httputil.BufferPool) *h
 // otherwise be allocated for every response.
 type bufferPool struct{ p sync.Pool }
 
+// Get returns a 32 KiB copy buffer.
 func (b *bufferPool) Get() []byte {
 	if v, ok := b.p.Get().(*[]byte); ok {
 		return *v
@@ -236,12 +242,13 @@ func (b *bufferPool) Get() []byte {
 	return make([]byte, 32<<10)
 }
 
+// Put returns a buffer to the pool.
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // rewrite shapes the outbound request. It runs after ReverseProxy has
 // removed the hop-by-hop headers, including those the client listed in
 // Connection, so nothing set here can be stripped by the client.
-func (s *Server) rewrite(pr *httputil.ProxyRequest, rt *proxyRoute, st *proxyState) {
+func (s *gatewayServer) rewrite(pr *httputil.ProxyRequest, rt *proxyRoute, st *proxyState) {
 	out := pr.Out
 	scrubInbound(out.Header)
 	stripSessionCookie(out.Header)
@@ -285,6 +292,8 @@ func scrubInbound(h http.Header) {
 	}
 }
 
+// spoofable reports a header a client must never set for the upstream
+// (identity and forwarding headers, in any spelling).
 func spoofable(k string) bool {
 	if gateway.IdentityHeader(k) {
 		return true
@@ -361,7 +370,7 @@ func scrubResponse(h http.Header) {
 // proxyError answers a failed upstream round trip in the contract's
 // error form: 504 when the upstream did not answer in time, else 502.
 // The code is "unavailable" (the contract has no gateway codes).
-func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, rt *proxyRoute, err error) {
+func (s *gatewayServer) proxyError(w http.ResponseWriter, r *http.Request, rt *proxyRoute, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the client went away (or the session was revoked): nobody to answer
 	}
@@ -378,8 +387,8 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, rt *proxyRou
 
 // internalToken issues the short-lived token the proxy sends upstream:
 // the caller's claims, aud the route, 60 s.
-func (s *Server) internalToken(ctx context.Context, id *identity, aud string) (string, error) {
-	t := s.opt.Tokens
+func (s *gatewayServer) internalToken(ctx context.Context, id *identity, aud string) (string, error) {
+	t := s.tokens
 	if t == nil {
 		return "", errf(codeUnavailable, "internal tokens are not available")
 	}

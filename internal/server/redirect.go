@@ -125,6 +125,7 @@ func validRedirectHost(h string) bool {
 	return !strings.Contains(h, "..") && !strings.HasPrefix(h, ".")
 }
 
+// allDigits reports a non-empty string of ASCII digits.
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -142,6 +143,7 @@ func sameOrigin(u, self *url.URL) bool {
 	return effectivePort(u) == effectivePort(self)
 }
 
+// effectivePort is u's port, or its scheme's default.
 func effectivePort(u *url.URL) string {
 	if p := u.Port(); p != "" {
 		return strings.TrimLeft(p, "0")

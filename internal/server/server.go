@@ -6,12 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond/account"
-	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -71,32 +69,42 @@ type Options struct {
 }
 
 // Server is the HTTP API. Create it with New; it is an http.Handler.
+//
+// Server itself is only the front door: the outer middleware (request ID,
+// recovery, metrics, access log, HSTS), the routing table and the answer to
+// requests no route claims. The work is done in rooms, one per feature,
+// each holding only what it uses:
+//
+//   - api (handlers.go, admin.go): the session and account JSON API;
+//   - pages (pages.go): the login and account HTML pages;
+//   - oauthServer (oauth.go, grants.go, exchange.go, introspect.go,
+//     keys.go): the OAuth token, revocation, introspection, JWKS and
+//     discovery endpoints, with one table of grants;
+//   - opServer (provider*.go): sessiond as an OpenID Provider;
+//   - ssoServer (oidc.go): sign-in with external OpenID providers;
+//   - gatewayServer (authz.go, proxy.go): forward auth and the reverse
+//     proxy.
+//
+// They share authn (auth.go), which resolves a request's credential,
+// signouts (signouts.go), which ends sessions and tells the OpenID
+// Provider, and base (base.go, errors.go): logs, metrics, the cross-origin
+// check, sessiond's own origin, trusted proxies and the error answers.
 type Server struct {
 	opt       Options
 	log       *slog.Logger
-	auditLog  *slog.Logger
-	accessLog bool
 	metrics   *metrics
-	csrf      *http.CrossOriginProtection
+	accessLog bool
+	origin    origin
 	mux       *http.ServeMux
 	handler   http.Handler
 
-	// extraGrants are token-endpoint grants added by other parts of the
-	// server (client credentials, token exchange); discoveryExtra are
-	// metadata they add to discovery.
-	extraGrants    map[string]grantHandler
-	discoveryExtra map[string]any
-
+	// base is what the rooms share; the front door answers with it too.
+	base *base
 	// op is the OpenID Provider (Options.Provider); nil when off.
 	op *opServer
-
-	// origin is sessiond's own address, from Options.BaseURL.
-	origin origin
 }
 
-// grantHandler serves one grant_type for an authenticated client.
-type grantHandler func(r *http.Request, form url.Values, cl *client.Client) (tokenResponse, error)
-
+// discard is the logger of an unset Options.Log or Options.Audit.
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // New builds a Server from opt. It fails when a required part is missing,
@@ -113,18 +121,16 @@ func New(opt Options) (*Server, error) {
 	if err := opt.Gateway.checkPrefix(own.prefix); err != nil {
 		return nil, err
 	}
-	s := &Server{opt: opt, origin: own, log: opt.Log, auditLog: opt.Audit, accessLog: opt.AccessLog,
-		metrics: newMetrics(), csrf: http.NewCrossOriginProtection(), mux: http.NewServeMux()}
-	if s.log == nil {
-		s.log = discard
+	b := &base{log: opt.Log, auditLog: opt.Audit, metrics: newMetrics(), csrf: http.NewCrossOriginProtection(),
+		origin: own, proxies: opt.TrustedProxies, allowedHosts: opt.AllowedRedirectHosts}
+	if b.log == nil {
+		b.log = discard
 	}
-	if s.auditLog == nil {
-		s.auditLog = discard
+	if b.auditLog == nil {
+		b.auditLog = discard
 	}
-	s.metrics.reg.MustRegister(newCacheCollector(opt.Users, opt.Sessions.Store()))
-	if opt.Tokens != nil {
-		s.serviceGrants()
-	}
+	s := &Server{opt: opt, log: b.log, metrics: b.metrics, accessLog: opt.AccessLog, origin: own, base: b, mux: http.NewServeMux()}
+	b.metrics.reg.MustRegister(newCacheCollector(opt.Users, opt.Sessions.Store()))
 	s.routes()
 	for _, add := range opt.Routes {
 		add(s.mux)
@@ -134,36 +140,51 @@ func New(opt Options) (*Server, error) {
 	return s, nil
 }
 
+// routes builds the rooms from s.opt and gives each its routes.
 func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("POST /v1/login", s.handleLogin)
-	m.HandleFunc("POST /v1/logout", s.authed(s.handleLogout))
-	m.HandleFunc("GET /v1/whoami", s.authed(s.handleWhoami))
-	m.HandleFunc("GET /v1/sessions", s.authed(s.handleListSessions))
-	m.HandleFunc("DELETE /v1/sessions", s.authed(s.handleDeleteSessions))
-	m.HandleFunc("DELETE /v1/sessions/{id}", s.authed(s.handleDeleteSession))
-	m.HandleFunc("POST /v1/password", s.authed(s.handlePassword))
-	m.HandleFunc("GET /v1/session/data", s.authed(s.handleGetData))
-	m.HandleFunc("PATCH /v1/session/data", s.authed(s.handlePatchData))
-	m.HandleFunc("POST /v1/admin/users", s.admin(s.handleAdminCreateUser))
-	m.HandleFunc("PATCH /v1/admin/users/{id}", s.admin(s.handleAdminPatchUser))
-	m.HandleFunc("GET /v1/admin/users/{id}/sessions", s.admin(s.handleAdminListSessions))
-	m.HandleFunc("DELETE /v1/admin/users/{id}/sessions", s.admin(s.handleAdminDeleteSessions))
+	opt, b, m := s.opt, s.base, s.mux
+	auth := &authn{base: b, sessions: opt.Sessions, users: opt.Users, tokens: opt.Tokens}
+	if opt.Tokens != nil {
+		s.op = newOPServer(b, opt, auth)
+	}
+	ends := &signouts{base: b, sessions: opt.Sessions, accounts: opt.Accounts, tokens: opt.Tokens, op: s.op}
+	site := newSite(b, opt.Branding)
+	pg := newPages(b, site, opt, auth, ends)
+
+	a := &api{base: b, auth: auth, ends: ends, sessions: opt.Sessions, accounts: opt.Accounts, users: opt.Users, tokens: opt.Tokens}
+	m.HandleFunc("POST /v1/login", a.handleLogin)
+	m.HandleFunc("POST /v1/logout", auth.authed(a.handleLogout))
+	m.HandleFunc("GET /v1/whoami", auth.authed(a.handleWhoami))
+	m.HandleFunc("GET /v1/sessions", auth.authed(a.handleListSessions))
+	m.HandleFunc("DELETE /v1/sessions", auth.authed(a.handleDeleteSessions))
+	m.HandleFunc("DELETE /v1/sessions/{id}", auth.authed(a.handleDeleteSession))
+	m.HandleFunc("POST /v1/password", auth.authed(a.handlePassword))
+	m.HandleFunc("GET /v1/session/data", auth.authed(a.handleGetData))
+	m.HandleFunc("PATCH /v1/session/data", auth.authed(a.handlePatchData))
+	m.HandleFunc("POST /v1/admin/users", auth.admin(a.handleAdminCreateUser))
+	m.HandleFunc("PATCH /v1/admin/users/{id}", auth.admin(a.handleAdminPatchUser))
+	m.HandleFunc("GET /v1/admin/users/{id}/sessions", auth.admin(a.handleAdminListSessions))
+	m.HandleFunc("DELETE /v1/admin/users/{id}/sessions", auth.admin(a.handleAdminDeleteSessions))
 	m.HandleFunc("GET /healthz", s.handleHealthz)
 	m.HandleFunc("GET /readyz", s.handleReadyz)
-	m.Handle("GET /metrics", s.metrics.handler())
-	s.pprofRoutes()
-	s.pageRoutes()
-	s.gatewayRoutes()
-	s.oidcRoutes()
-	if s.opt.Tokens != nil {
-		m.HandleFunc("POST /v1/token", s.handleToken)
-		m.HandleFunc("POST /v1/revoke", s.handleRevoke)
-		m.HandleFunc("POST /v1/introspect", s.handleIntrospect)
-		m.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
-		m.HandleFunc("GET /.well-known/openid-configuration", s.handleDiscovery)
-		m.HandleFunc("POST /v1/admin/keys/rotate", s.admin(s.handleRotateKeys))
-		s.providerRoutes()
+	m.Handle("GET /metrics", b.metrics.handler())
+	if opt.Pprof {
+		pprofRoutes(m, auth)
+	}
+	pg.routes(m)
+	gw := &gatewayServer{base: b, g: opt.Gateway, auth: auth, tokens: opt.Tokens}
+	gw.routes(m)
+	if o := opt.OIDC; o != nil && o.Providers != nil && o.Identities != nil {
+		sso := &ssoServer{base: b, oidc: o, sessions: opt.Sessions, users: opt.Users, ends: ends}
+		sso.routes(m)
+	}
+	if opt.Tokens != nil {
+		o := newOAuthServer(b, opt.Tokens, opt.Accounts, s.op)
+		o.routes(m, auth)
+		if s.op != nil {
+			s.op.login = pg.withSite(s.op.errs.site)
+			s.op.routes(m)
+		}
 	}
 }
 
@@ -185,10 +206,10 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		s.writeError(w, r, errf(codeMethodNotAllowed, "method %s is not allowed here", r.Method))
+		s.base.writeError(w, r, errf(codeMethodNotAllowed, "method %s is not allowed here", r.Method))
 		return
 	}
-	s.writeError(w, r, errNotFound)
+	s.base.writeError(w, r, errNotFound)
 }
 
 // ServeHTTP implements http.Handler.
@@ -197,7 +218,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 // WriteError answers r with err in the contract's error form; other parts of
 // the server (pages, gateway) use it so that every error looks the same.
 func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	s.writeError(w, r, err)
+	s.base.writeError(w, r, err)
 }
 
 // ClientIP is the caller's address, honouring trusted proxies only.
@@ -206,12 +227,24 @@ func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
 // IsTLS reports whether r reached the deployment over TLS.
 func (s *Server) IsTLS(r *http.Request) bool { return s.isTLS(r) }
 
-func (s *Server) audit(r *http.Request, event string, attrs ...any) {
-	attrs = append([]any{slog.String("event", event), slog.String("request_id", requestID(r.Context())),
-		slog.String("ip", s.clientIP(r))}, attrs...)
-	s.auditLog.InfoContext(r.Context(), "audit", attrs...)
+// isTLS reports whether r reached the deployment over TLS, directly or
+// through a trusted proxy (the session cookie's Secure and __Host-).
+func (s *Server) isTLS(r *http.Request) bool { return trustedProxies(s.opt.TrustedProxies).isTLS(r) }
+
+// clientIP is the caller's address, for the access log.
+func (s *Server) clientIP(r *http.Request) string {
+	return trustedProxies(s.opt.TrustedProxies).clientIP(r)
 }
 
+// WaitBackchannel blocks until every back-channel logout delivery started so
+// far has ended: for tests and graceful shutdown.
+func (s *Server) WaitBackchannel() {
+	if s.op != nil {
+		s.op.p.Wait()
+	}
+}
+
+// notFoundOr maps a missing user to the contract's 404.
 func notFoundOr(err error) error {
 	if errors.Is(err, account.ErrNotFound) {
 		return errNotFound

@@ -22,11 +22,14 @@ const (
 	verifiedPerShard = 4096
 )
 
+// verifiedShard is one lock's share of the cache.
 type verifiedShard struct {
 	mu sync.Mutex
 	m  map[[32]byte]*token.Claims
 }
 
+// get returns raw's verified claims when cached and still valid at now,
+// and raw's key for put.
 func (c *verifiedCache) get(raw string, now time.Time) (*token.Claims, [32]byte, bool) {
 	k := sha256.Sum256([]byte(raw))
 	sh := &c.shards[k[0]%verifiedShards]
@@ -39,6 +42,7 @@ func (c *verifiedCache) get(raw string, now time.Time) (*token.Claims, [32]byte,
 	return cl, k, true
 }
 
+// put caches claims under k.
 func (c *verifiedCache) put(k [32]byte, cl *token.Claims, now time.Time) {
 	sh := &c.shards[k[0]%verifiedShards]
 	sh.mu.Lock()

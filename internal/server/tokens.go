@@ -40,6 +40,7 @@ type Tokens struct {
 	verified verifiedCache
 }
 
+// now is the tokens' clock.
 func (t *Tokens) now() time.Time {
 	if t.Now != nil {
 		return t.Now()
@@ -47,6 +48,7 @@ func (t *Tokens) now() time.Time {
 	return time.Now()
 }
 
+// newJTI is a fresh random token ID.
 func newJTI() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -82,6 +84,7 @@ func (t *Tokens) minter(clientID, scope string) refresh.Minter {
 	}
 }
 
+// errUserDisabled stops a refresh for a disabled user.
 var errUserDisabled = errors.New("server: user disabled")
 
 // AuthenticateBearer verifies an access token and applies every revocation
@@ -193,4 +196,5 @@ func (t *Tokens) MergeData(ctx context.Context, familyID string, patch []byte, i
 		}, patch, ifMatch)
 }
 
+// String names the issuer, never a key.
 func (t *Tokens) String() string { return fmt.Sprintf("tokens(iss=%s)", t.IssuerURL) }

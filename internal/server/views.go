@@ -7,6 +7,7 @@ import (
 	"github.com/sessiond/sessiond/session"
 )
 
+// userView is a user as the API shows it.
 type userView struct {
 	ID       string   `json:"id"`
 	Email    string   `json:"email"`
@@ -15,6 +16,7 @@ type userView struct {
 	Disabled bool     `json:"disabled,omitempty"`
 }
 
+// viewUser is u as the API shows it.
 func viewUser(u *account.User) userView {
 	roles := u.Roles
 	if roles == nil {
@@ -23,6 +25,7 @@ func viewUser(u *account.User) userView {
 	return userView{ID: u.ID, Email: u.Email, Roles: roles, OrgID: u.OrgID, Disabled: u.Disabled}
 }
 
+// currentSessionView is the caller's own session or bearer sign-in.
 type currentSessionView struct {
 	ID        string `json:"id"`
 	Via       string `json:"via"`
@@ -30,6 +33,7 @@ type currentSessionView struct {
 	ExpiresAt string `json:"expires_at"`
 }
 
+// deviceView is one cookie session or refresh family in a listing.
 type deviceView struct {
 	ID         string `json:"id"`
 	Kind       string `json:"kind"`
@@ -41,6 +45,7 @@ type deviceView struct {
 	Current    bool   `json:"current"`
 }
 
+// rfc3339 formats t in UTC; the zero time is "".
 func rfc3339(t time.Time) string {
 	if t.IsZero() {
 		return ""
@@ -48,6 +53,7 @@ func rfc3339(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// viewDevice is session s in a listing; current marks the caller's.
 func viewDevice(s *session.Session, current string) deviceView {
 	return deviceView{
 		ID: s.ID, Kind: "cookie", CreatedAt: rfc3339(s.CreatedAt), LastSeenAt: rfc3339(s.LastSeenAt),

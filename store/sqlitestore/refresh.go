@@ -238,9 +238,9 @@ func (s *Store) Denied(ctx context.Context, keys ...string) (bool, error) {
 	var err error
 	switch len(keys) {
 	case 1:
-		err = s.denied1.QueryRowContext(ctx, ms(s.now()), keys[0]).Scan(&n)
+		err = s.deniedOneKey.QueryRowContext(ctx, ms(s.now()), keys[0]).Scan(&n)
 	case 2:
-		err = s.denied2.QueryRowContext(ctx, ms(s.now()), keys[0], keys[1]).Scan(&n)
+		err = s.deniedTwoKeys.QueryRowContext(ctx, ms(s.now()), keys[0], keys[1]).Scan(&n)
 	default:
 		return s.deniedAny(ctx, keys)
 	}

@@ -58,7 +58,7 @@ func (s *Store) Get(ctx context.Context, id string) (*session.Session, error) {
 		return ss, nil
 	}
 	gen := s.cache.sessions.Generation()
-	ss, err := s.getSession1(ctx, id, now)
+	ss, err := s.loadSession(ctx, id, now)
 	if err != nil {
 		return nil, err
 	}
@@ -69,8 +69,8 @@ func (s *Store) Get(ctx context.Context, id string) (*session.Session, error) {
 	return ss, nil
 }
 
-// getSession1 reads session id from the database.
-func (s *Store) getSession1(ctx context.Context, id string, now time.Time) (*session.Session, error) {
+// loadSession reads session id from the database, bypassing the cache.
+func (s *Store) loadSession(ctx context.Context, id string, now time.Time) (*session.Session, error) {
 	row := s.getSession.QueryRowContext(ctx, id, ms(now))
 	ss, err := scanSession(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -157,7 +157,7 @@ func (s *Store) SetData(ctx context.Context, id string, data []byte, expect int6
 		WHERE id = ? AND data_version = ? AND deadline > ? RETURNING data_version`,
 		data, id, expect, ms(s.now())).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
-		if _, gerr := s.getSession1(ctx, id, s.now()); gerr != nil {
+		if _, gerr := s.loadSession(ctx, id, s.now()); gerr != nil {
 			return 0, fmt.Errorf("sqlitestore: set session data: %w", gerr)
 		}
 		return 0, fmt.Errorf("sqlitestore: set session data: %w", session.ErrConflict)

@@ -51,7 +51,7 @@ type Store struct {
 	now  func() time.Time
 
 	// Prepared hot-path reads (parsing is half the cost of a lookup).
-	getSession, userByID, denied1, denied2, denyUntil *sql.Stmt
+	getSession, userByID, deniedOneKey, deniedTwoKeys, denyUntil *sql.Stmt
 
 	cache caches
 
@@ -143,8 +143,8 @@ func (s *Store) prepare(ctx context.Context) error {
 	}{
 		{&s.getSession, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ? AND deadline > ?`},
 		{&s.userByID, `SELECT ` + userCols + ` FROM users WHERE id = ?`},
-		{&s.denied1, `SELECT count(*) FROM denylist WHERE until > ? AND key IN (?)`},
-		{&s.denied2, `SELECT count(*) FROM denylist WHERE until > ? AND key IN (?, ?)`},
+		{&s.deniedOneKey, `SELECT count(*) FROM denylist WHERE until > ? AND key IN (?)`},
+		{&s.deniedTwoKeys, `SELECT count(*) FROM denylist WHERE until > ? AND key IN (?, ?)`},
 		{&s.denyUntil, `SELECT coalesce(max(until), 0) FROM denylist WHERE key = ?`},
 	} {
 		st, err := s.r.PrepareContext(ctx, p.q)
@@ -186,7 +186,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	s.done.Wait()
-	for _, st := range []*sql.Stmt{s.getSession, s.userByID, s.denied1, s.denied2, s.denyUntil} {
+	for _, st := range []*sql.Stmt{s.getSession, s.userByID, s.deniedOneKey, s.deniedTwoKeys, s.denyUntil} {
 		if st != nil {
 			st.Close()
 		}
