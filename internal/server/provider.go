@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -49,15 +50,15 @@ const grantAuthorizationCode = client.GrantAuthorizationCode
 
 // providerRoutes adds the OpenID Provider endpoints, the authorization_code
 // grant and their discovery metadata, when Options.Provider is set (and
-// Tokens, which the caller checks).
-func (s *Server) providerRoutes() {
+// Tokens, which New checks). A configured Provider that cannot start is an
+// error: New fails rather than serve without it.
+func (s *Server) providerRoutes() error {
 	po, t := s.opt.Provider, s.opt.Tokens
-	if po == nil || po.Store == nil {
-		return
+	if po == nil {
+		return nil
 	}
-	if t.Clients == nil {
-		s.log.Warn("OpenID Provider disabled: no client registry")
-		return
+	if po.Store == nil || t.Clients == nil {
+		return errors.New("server: openid provider: needs a Store and a client registry (Tokens.Clients)")
 	}
 	deliveries := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sessiond_backchannel_logout_total", Help: "Back-channel logout deliveries by result (ok, failed, error).",
@@ -67,8 +68,7 @@ func (s *Server) providerRoutes() {
 		Keys: t.Keys, Revoker: opRevoker{t}, CodeTTL: po.CodeTTL, HTTPClient: po.HTTPClient, RetryDelays: po.RetryDelays, Log: s.log,
 		OnDelivery: func(result string) { deliveries.WithLabelValues(result).Inc() }, Now: t.Now})
 	if err != nil {
-		s.log.Error("OpenID Provider disabled", slog.Any("error", err))
-		return
+		return fmt.Errorf("server: openid provider: %w", err)
 	}
 	s.op = &opServer{p: p, site: s.newSite()}
 	if s.extraGrants == nil {
@@ -110,6 +110,7 @@ func (s *Server) providerRoutes() {
 	m.HandleFunc("POST /v1/userinfo", s.handleUserinfo)
 	m.HandleFunc("GET /v1/end-session", s.handleEndSession)
 	m.HandleFunc("POST /v1/end-session", s.handleEndSession)
+	return nil
 }
 
 // opRevoker ends tokens for the provider: refresh families, single access

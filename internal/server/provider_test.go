@@ -19,6 +19,7 @@ import (
 
 	"github.com/sessiond/sessiond/account"
 	oauthclient "github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/oidc/provider"
 	"github.com/sessiond/sessiond/session"
@@ -828,7 +829,7 @@ func TestOP_LogoutTokenVerifiesWithTokenPackage(t *testing.T) {
 func TestOP_BuildOnSQLite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	app, err := server.Build(ctx, buildConfig(t, map[string]string{}), nil)
+	app, err := app.Build(ctx, buildConfig(t, map[string]string{}), nil)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}

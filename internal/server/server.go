@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/session"
@@ -39,9 +41,6 @@ type Options struct {
 	AccessLog bool
 	// Pprof serves Go's profiler under /debug/pprof/ to admins.
 	Pprof bool
-	// Routes lets other parts of the server (pages, tokens, gateway) add
-	// their handlers to the same mux, with the same middleware.
-	Routes []func(mux *http.ServeMux)
 	// Gateway configures /v1/authz (forward auth) and the reverse proxy;
 	// see NewGateway. Nil: /v1/authz with the default policy (a valid
 	// credential passes) and no proxied routes.
@@ -65,6 +64,9 @@ type Options struct {
 	// (/v1/authorize, /v1/userinfo, /v1/end-session, back-channel logout).
 	// It needs Tokens. Nil: off.
 	Provider *ProviderOptions
+	// Collectors are further metrics served at /metrics, such as the
+	// stores' near-cache counters that app.Build adds. Nil: none.
+	Collectors []prometheus.Collector
 	// Now is the clock for what the pages show ("5 minutes ago"). Default
 	// time.Now.
 	Now func() time.Time
@@ -113,6 +115,9 @@ func New(opt Options) (*Server, error) {
 	if err := opt.Gateway.checkPrefix(own.prefix); err != nil {
 		return nil, err
 	}
+	if opt.Provider != nil && opt.Tokens == nil {
+		return nil, errors.New("server: new: the OpenID Provider (Provider) needs Tokens")
+	}
 	s := &Server{opt: opt, origin: own, log: opt.Log, auditLog: opt.Audit, accessLog: opt.AccessLog,
 		metrics: newMetrics(), csrf: http.NewCrossOriginProtection(), mux: http.NewServeMux()}
 	if s.log == nil {
@@ -121,20 +126,19 @@ func New(opt Options) (*Server, error) {
 	if s.auditLog == nil {
 		s.auditLog = discard
 	}
-	s.metrics.reg.MustRegister(newCacheCollector(opt.Users, opt.Sessions.Store()))
+	s.metrics.reg.MustRegister(opt.Collectors...)
 	if opt.Tokens != nil {
 		s.serviceGrants()
 	}
-	s.routes()
-	for _, add := range opt.Routes {
-		add(s.mux)
+	if err := s.routes(); err != nil {
+		return nil, err
 	}
 	s.mux.HandleFunc("/", s.unmatched)
 	s.handler = s.outer(s.mux)
 	return s, nil
 }
 
-func (s *Server) routes() {
+func (s *Server) routes() error {
 	m := s.mux
 	m.HandleFunc("POST /v1/login", s.handleLogin)
 	m.HandleFunc("POST /v1/logout", s.authed(s.handleLogout))
@@ -163,8 +167,9 @@ func (s *Server) routes() {
 		m.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 		m.HandleFunc("GET /.well-known/openid-configuration", s.handleDiscovery)
 		m.HandleFunc("POST /v1/admin/keys/rotate", s.admin(s.handleRotateKeys))
-		s.providerRoutes()
+		return s.providerRoutes()
 	}
+	return nil
 }
 
 // probeMethods are the methods tried to tell 405 from 404 on a miss.
@@ -194,16 +199,10 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// WriteError answers r with err in the contract's error form; other parts of
-// the server (pages, gateway) use it so that every error looks the same.
-func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	s.writeError(w, r, err)
-}
-
-// ClientIP is the caller's address, honouring trusted proxies only.
-func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
-
-// IsTLS reports whether r reached the deployment over TLS.
+// IsTLS reports whether r reached the deployment over TLS, directly or
+// through a trusted proxy (Options.TrustedProxies) that says so. app.Build
+// gives it to the session cookie (session.CookieConfig.IsTLS), which is
+// made before the Server, so that the cookie and the server agree.
 func (s *Server) IsTLS(r *http.Request) bool { return s.isTLS(r) }
 
 func (s *Server) audit(r *http.Request, event string, attrs ...any) {

@@ -1,4 +1,4 @@
-package server_test
+package app_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/app"
 )
 
 // TestOpenStores_ErrorNeverLeaksPassword: a store that cannot be opened is
@@ -37,11 +37,11 @@ func TestOpenStores_ErrorNeverLeaksPassword(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			url := "postgres://" + tc.userinfo + "@" + addr + "/x?connect_timeout=5"
-			_, err := server.OpenStores(context.Background(), buildConfig(t, map[string]string{"store.users": url}))
+			_, err := app.OpenStores(context.Background(), buildConfig(t, map[string]string{"store.users": url}))
 			if err == nil {
 				t.Fatal("opened a store on a closed port")
 			}
-			named, ok := strings.CutPrefix(err.Error(), "server: open store ")
+			named, ok := strings.CutPrefix(err.Error(), "app: open store ")
 			named, _, _ = strings.Cut(named, ": pgstore: ")
 			if !ok || !strings.Contains(named, addr) {
 				t.Fatalf("error %q does not name the store", err)
