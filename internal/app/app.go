@@ -18,7 +18,7 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/oidc"
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/session"
 )
@@ -170,7 +170,7 @@ func buildOIDC(ctx context.Context, cfg *config.Config, stores *Stores, log *slo
 // and the users store can keep codes, logins and consents (memory, SQLite,
 // PostgreSQL); nil otherwise.
 func buildProvider(stores *Stores, tokens *server.Tokens) *server.ProviderOptions {
-	ps, ok := stores.Users.(provider.Store)
+	ps, ok := stores.Users.(op.Store)
 	if !ok || tokens == nil || stores.Clients == nil {
 		return nil
 	}

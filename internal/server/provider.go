@@ -18,7 +18,7 @@ import (
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/web"
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/token"
@@ -28,7 +28,7 @@ import (
 type ProviderOptions struct {
 	// Store keeps authorization codes, which clients each session signed
 	// into, and consents; Build uses the users store. Required.
-	Store provider.Store
+	Store op.Store
 	// CodeTTL is how long an authorization code may be redeemed. Default
 	// 60 s; at most 10 minutes.
 	CodeTTL time.Duration
@@ -42,7 +42,7 @@ type ProviderOptions struct {
 
 // opServer is the OpenID Provider's HTTP side.
 type opServer struct {
-	p    *provider.Provider
+	p    *op.Provider
 	site *web.Site
 }
 
@@ -64,7 +64,7 @@ func (s *Server) providerRoutes() error {
 		Name: "sessiond_backchannel_logout_total", Help: "Back-channel logout deliveries by result (ok, failed, error).",
 	}, []string{"result"})
 	s.metrics.reg.MustRegister(deliveries)
-	p, err := provider.New(provider.Config{Issuer: t.IssuerURL, Store: po.Store, Clients: t.Clients, Signer: t.Issuer,
+	p, err := op.New(op.Config{Issuer: t.IssuerURL, Store: po.Store, Clients: t.Clients, Signer: t.Issuer,
 		Keys: t.Keys, Revoker: opRevoker{t}, CodeTTL: po.CodeTTL, HTTPClient: po.HTTPClient, RetryDelays: po.RetryDelays, Log: s.log,
 		OnDelivery: func(result string) { deliveries.WithLabelValues(result).Inc() }, Now: t.Now})
 	if err != nil {
@@ -90,7 +90,7 @@ func (s *Server) providerRoutes() error {
 		"response_modes_supported":                       []string{"query"},
 		"subject_types_supported":                        []string{"public"},
 		"code_challenge_methods_supported":               []string{"S256"},
-		"scopes_supported":                               provider.SupportedScopes(),
+		"scopes_supported":                               op.SupportedScopes(),
 		"prompt_values_supported":                        []string{"none", "login", "consent"},
 		"claims_parameter_supported":                     false,
 		"request_parameter_supported":                    false,
@@ -219,12 +219,12 @@ func (s *Server) opParams(w http.ResponseWriter, r *http.Request) (url.Values, b
 // parseAuthorize validates an authorization request; on failure it has
 // answered: an error page when the client or redirect URI cannot be trusted,
 // else a redirect carrying the error.
-func (s *Server) parseAuthorize(w http.ResponseWriter, r *http.Request, q url.Values) (*provider.Request, bool) {
+func (s *Server) parseAuthorize(w http.ResponseWriter, r *http.Request, q url.Values) (*op.Request, bool) {
 	req, err := s.op.p.ParseRequest(r.Context(), q)
 	if err == nil {
 		return req, true
 	}
-	var pe *provider.Error
+	var pe *op.Error
 	switch {
 	case req != nil:
 		s.opRedirect(w, r, req, s.op.p.ErrorRedirect(req, err))
@@ -242,7 +242,7 @@ func (s *Server) parseAuthorize(w http.ResponseWriter, r *http.Request, q url.Va
 // form), a page that moves on by meta refresh: browsers apply the form
 // page's CSP form-action to every redirect after a form submission, and the
 // client's origin is not in the login page's.
-func (s *Server) opRedirect(w http.ResponseWriter, r *http.Request, req *provider.Request, to string) {
+func (s *Server) opRedirect(w http.ResponseWriter, r *http.Request, req *op.Request, to string) {
 	if r.Header.Get("Sec-Fetch-Site") == "same-origin" && r.Header.Get("Sec-Fetch-Mode") == "navigate" {
 		name := req.Client.Name
 		if name == "" {
@@ -272,14 +272,14 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	id, err := s.cookieIdentity(r)
 	if err != nil {
 		s.log.ErrorContext(ctx, "authorize: session lookup failed", slog.String("request_id", requestID(ctx)), slog.Any("error", err))
-		s.opRedirect(w, r, req, s.op.p.ErrorRedirect(req, &provider.Error{Code: "temporarily_unavailable", Description: "try again shortly"}))
+		s.opRedirect(w, r, req, s.op.p.ErrorRedirect(req, &op.Error{Code: "temporarily_unavailable", Description: "try again shortly"}))
 		return
 	}
 	fresh := id != nil && !req.HasPrompt("login") &&
 		(req.MaxAge < 0 || s.opNow().Sub(id.Session.CreatedAt) <= time.Duration(req.MaxAge)*time.Second)
 	if !fresh {
 		if req.HasPrompt("none") {
-			s.opRedirect(w, r, req, s.op.p.ErrorRedirect(req, &provider.Error{Code: "login_required", Description: "the user is not signed in"}))
+			s.opRedirect(w, r, req, s.op.p.ErrorRedirect(req, &op.Error{Code: "login_required", Description: "the user is not signed in"}))
 			return
 		}
 		// Back here after the login, without what asked for it (the
@@ -312,7 +312,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if need {
 		if req.HasPrompt("none") {
-			s.opRedirect(w, r, req, s.op.p.ErrorRedirect(req, &provider.Error{Code: "consent_required", Description: "the user has not approved this application"}))
+			s.opRedirect(w, r, req, s.op.p.ErrorRedirect(req, &op.Error{Code: "consent_required", Description: "the user has not approved this application"}))
 			return
 		}
 		s.renderConsent(w, r, req, id)
@@ -323,13 +323,13 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 
 // scopeText says what a scope gives away, for the consent page.
 var scopeText = map[string]string{
-	provider.ScopeOpenID:        "Your account ID",
-	provider.ScopeEmail:         "Your email address",
-	provider.ScopeProfile:       "Your roles and organisation",
-	provider.ScopeOfflineAccess: "Access while you are signed out",
+	op.ScopeOpenID:        "Your account ID",
+	op.ScopeEmail:         "Your email address",
+	op.ScopeProfile:       "Your roles and organisation",
+	op.ScopeOfflineAccess: "Access while you are signed out",
 }
 
-func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, req *provider.Request, id *identity) {
+func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, req *op.Request, id *identity) {
 	page := web.ConsentPage{ClientName: req.Client.Name, Email: id.User.Email, CSRFToken: id.Session.CSRFToken}
 	if page.ClientName == "" {
 		page.ClientName = req.Client.ID
@@ -395,7 +395,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	if decision != "allow" {
 		s.audit(r, "oidc.consent_denied", slog.String("user_id", id.User.ID), slog.String("client_id", req.Client.ID))
-		s.opRedirect(w, r, req, s.op.p.ErrorRedirect(req, &provider.Error{Code: "access_denied", Description: "the user denied the request"}))
+		s.opRedirect(w, r, req, s.op.p.ErrorRedirect(req, &op.Error{Code: "access_denied", Description: "the user denied the request"}))
 		return
 	}
 	if err := s.op.p.GrantConsent(r.Context(), req, id.User.ID); err != nil {
@@ -408,12 +408,12 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 
 // issueCode hands an authorization code for the signed-in session to the
 // client.
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *provider.Request, id *identity) {
-	code, err := s.op.p.NewCode(r.Context(), req, provider.Approval{SessionID: id.Session.ID, UserID: id.User.ID,
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *op.Request, id *identity) {
+	code, err := s.op.p.NewCode(r.Context(), req, op.Approval{SessionID: id.Session.ID, UserID: id.User.ID,
 		AuthTime: id.Session.CreatedAt, SessionExpiresAt: id.Session.ExpiresAt})
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "authorize: issue code", slog.String("request_id", requestID(r.Context())), slog.Any("error", err))
-		s.opRedirect(w, r, req, s.op.p.ErrorRedirect(req, &provider.Error{Code: "temporarily_unavailable", Description: "try again shortly"}))
+		s.opRedirect(w, r, req, s.op.p.ErrorRedirect(req, &op.Error{Code: "temporarily_unavailable", Description: "try again shortly"}))
 		return
 	}
 	s.audit(r, "oidc.code_issued", slog.String("user_id", id.User.ID), slog.String("client_id", req.Client.ID),
@@ -437,7 +437,7 @@ func (s *Server) grantAuthorizationCode(r *http.Request, form url.Values, cl *cl
 	}
 	u, err := t.Users.UserByID(ctx, c.UserID)
 	if errors.Is(err, account.ErrNotFound) || err == nil && u.Disabled {
-		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", provider.ErrInvalidGrant.Description)
+		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", op.ErrInvalidGrant.Description)
 	}
 	if err != nil {
 		return tokenResponse{}, err
@@ -448,10 +448,10 @@ func (s *Server) grantAuthorizationCode(r *http.Request, form url.Values, cl *cl
 		if err != nil && !isGone(err) {
 			return tokenResponse{}, err
 		}
-		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", provider.ErrInvalidGrant.Description)
+		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", op.ErrInvalidGrant.Description)
 	}
 	scopes := strings.Fields(c.Scope)
-	offline := slices.Contains(scopes, provider.ScopeOfflineAccess)
+	offline := slices.Contains(scopes, op.ScopeOfflineAccess)
 	var fam *refresh.Family
 	var rt string
 	if offline || cl.Allows(grantRefresh) {
@@ -477,7 +477,7 @@ func (s *Server) grantAuthorizationCode(r *http.Request, form url.Values, cl *cl
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	issued := provider.Issued{AccessTokenID: jti, AccessExpiresAt: exp}
+	issued := op.Issued{AccessTokenID: jti, AccessExpiresAt: exp}
 	if fam != nil {
 		issued.FamilyID = fam.ID
 	}
@@ -500,7 +500,7 @@ func (s *Server) grantAuthorizationCode(r *http.Request, form url.Values, cl *cl
 			return tokenResponse{}, err
 		}
 		s.loggedOut(ctx, c.SessionID)
-		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", provider.ErrInvalidGrant.Description)
+		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", op.ErrInvalidGrant.Description)
 	}
 	s.audit(r, "token.issued", slog.String("user_id", u.ID), slog.String("client_id", cl.ID), slog.String("grant", grantAuthorizationCode),
 		slog.String("session_id", c.SessionID))
@@ -515,10 +515,10 @@ func isGone(err error) bool { return session.IsAuthFailure(err) }
 // codeError maps a code redemption failure to the token endpoint's answer,
 // auditing replays.
 func (s *Server) codeError(r *http.Request, err error, cl *client.Client) error {
-	if errors.Is(err, provider.ErrCodeReplayed) {
+	if errors.Is(err, op.ErrCodeReplayed) {
 		s.audit(r, "oidc.code_replayed", slog.String("client_id", cl.ID))
 	}
-	var pe *provider.Error
+	var pe *op.Error
 	if errors.As(err, &pe) {
 		return oauthErr(http.StatusBadRequest, pe.Code, pe.Description)
 	}
@@ -546,12 +546,12 @@ func (s *Server) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		s.writeOAuthError(w, r, err)
 		return
 	}
-	if !slices.Contains(strings.Fields(b.Scope), provider.ScopeOpenID) {
+	if !slices.Contains(strings.Fields(b.Scope), op.ScopeOpenID) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="sessiond", error="insufficient_scope", scope="openid"`)
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "the access token was not issued for openid"})
 		return
 	}
-	writeJSON(w, http.StatusOK, provider.UserClaims(u, b.Scope))
+	writeJSON(w, http.StatusOK, op.UserClaims(u, b.Scope))
 }
 
 // handleEndSession: GET or POST /v1/end-session (OpenID Connect
@@ -573,10 +573,10 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ctx := r.Context()
-	var hint *provider.Hint
+	var hint *op.Hint
 	if raw := q.Get("id_token_hint"); raw != "" {
 		h, err := s.op.p.VerifyHint(ctx, raw)
-		if errors.Is(err, provider.ErrInvalidHint) {
+		if errors.Is(err, op.ErrInvalidHint) {
 			s.opPage(w, r, http.StatusBadRequest, "Invalid sign-out request", "The application sent an ID token that was not issued here.")
 			return
 		}
@@ -680,7 +680,7 @@ func (s *Server) endBrowserSession(w http.ResponseWriter, r *http.Request, id *i
 
 // endHintedSession ends the session an id_token_hint names when it is
 // live and belongs to the hint's subject.
-func (s *Server) endHintedSession(r *http.Request, hint *provider.Hint) error {
+func (s *Server) endHintedSession(r *http.Request, hint *op.Hint) error {
 	ctx := r.Context()
 	sess, err := s.opt.Sessions.Get(ctx, hint.SessionID)
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 	oauthclient "github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/server"
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memstore"
 	"github.com/sessiond/sessiond/token"
@@ -144,7 +144,7 @@ func newPKCE() pkce {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	v := base64.RawURLEncoding.EncodeToString(b[:])
-	return pkce{verifier: v, challenge: provider.S256(v)}
+	return pkce{verifier: v, challenge: op.S256(v)}
 }
 
 // authParams is a valid authorization request of r.
