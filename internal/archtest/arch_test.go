@@ -25,7 +25,7 @@ var allowed = map[string][]string{
 	"mfa":               {"session", "github.com/pquerna/otp", "github.com/go-webauthn/webauthn/"},
 	"mfa/mfatest":       {"mfa"},
 	"store/memstore":    {"session", "account", "token", "refresh", "ratelimit", "client", "oidc/op"},
-	"gateway":           {},
+	"gateway":           {"internal/redact"},
 	"oidc":              {"session", "account", "github.com/coreos/go-oidc/v3/", "golang.org/x/oauth2"},
 	"oidc/oidctest":     {"token"},
 	"oidc/op":           {"session", "token", "client", "account"},
