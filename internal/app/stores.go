@@ -56,7 +56,7 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 		var b any
 		scheme, rest, _ := strings.Cut(url, ":")
 		switch scheme {
-		case "sqlite", "bolt":
+		case "sqlite", "bolt": // bolt: is an older name for the same SQLite file
 			path := strings.TrimPrefix(rest, "//")
 			if path == "" {
 				path = filepath.Join(cfg.Data, "sessiond.db")

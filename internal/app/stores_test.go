@@ -2,7 +2,10 @@ package app_test
 
 import (
 	"context"
+	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -52,5 +55,27 @@ func TestOpenStores_ErrorNeverLeaksPassword(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// docs/configuration.md: bolt:PATH is an older name for the embedded SQLite
+// store, not a bbolt file; a configuration that names it still starts, on
+// SQLite.
+func TestOpenStores_BoltIsSQLite(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "old.db")
+	st, err := app.OpenStores(context.Background(), buildConfig(t, map[string]string{"store.users": "bolt:" + path}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	head := make([]byte, 16)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.ReadFull(f, head); err != nil || string(head) != "SQLite format 3\x00" {
+		t.Fatalf("bolt: opened %q (%v), want a SQLite file", head, err)
 	}
 }

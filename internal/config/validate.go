@@ -147,7 +147,7 @@ func validHostname(h string) bool {
 
 func (v validator) store(c *Config) {
 	if scheme, ok := v.storeURL("store.users", c.Store.Users); ok && strings.HasPrefix(scheme, "redis") {
-		v.errorf("store.users", "%q is Redis, which holds sessions only; use sqlite:, bolt: or postgres:// for users", redact.URL(c.Store.Users))
+		v.errorf("store.users", "%q is Redis, which holds sessions only; use sqlite: or postgres:// for users", redact.URL(c.Store.Users))
 	}
 	v.storeURL("store.sessions", c.Store.Sessions)
 	for _, k := range []struct{ key, val string }{{"store.users", c.Store.Users}, {"store.sessions", c.Store.Sessions}} {
@@ -192,7 +192,7 @@ func (v validator) storeURL(key, s string) (string, bool) {
 			return scheme, false
 		}
 	default:
-		v.errorf(key, "%q has no known scheme (use sqlite:PATH, bolt:PATH, redis://, rediss://, redis+cluster://, postgres://)", shown)
+		v.errorf(key, "%q has no known scheme (use sqlite:PATH, redis://, rediss://, redis+cluster://, postgres://)", shown)
 		return scheme, false
 	}
 	return scheme, true

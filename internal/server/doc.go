@@ -1,6 +1,6 @@
 // Package server is sessiond's HTTP API: it wires the library packages
-// (session, account, token, the stores) to the endpoints of the API contract,
+// (session, account, token, gateway, oidc) to the endpoints of the API contract,
 // and adds only what belongs to HTTP — routing, JSON, error bodies, CSRF,
-// request IDs, metrics, timeouts and graceful shutdown. It is the only
-// package that knows every store backend.
+// request IDs, metrics and timeouts. It knows no store backend: internal/app
+// opens the stores and hands them in as Options.
 package server
