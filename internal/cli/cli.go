@@ -18,8 +18,8 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/config"
-	"github.com/sessiond/sessiond/internal/server"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
@@ -106,12 +106,12 @@ func (rc *runCtx) logger(cfg *config.Config) *slog.Logger {
 }
 
 // app builds the wired application for a one-shot command.
-func (rc *runCtx) app(flags map[string]string) (*server.App, error) {
+func (rc *runCtx) app(flags map[string]string) (*app.App, error) {
 	cfg, err := rc.load(flags)
 	if err != nil {
 		return nil, err
 	}
-	return server.Build(rc, cfg, rc.logger(cfg))
+	return app.Build(rc, cfg, rc.logger(cfg))
 }
 
 type serveCmd struct {
@@ -159,7 +159,7 @@ func (c *serveCmd) Run(rc *runCtx) error {
 		}
 		cfg.BaseURL = url
 	}
-	app, err := server.Build(rc, cfg, log)
+	app, err := app.Build(rc, cfg, log)
 	if err != nil {
 		ln.Close()
 		return err
@@ -184,7 +184,7 @@ func (c *serveCmd) Run(rc *runCtx) error {
 
 // demoAccount creates demo@example.com (role admin) or gives it a fresh
 // password, and returns the password.
-func demoAccount(ctx context.Context, app *server.App) (string, string, error) {
+func demoAccount(ctx context.Context, app *app.App) (string, string, error) {
 	const email = "demo@example.com"
 	pw, err := randomPassword()
 	if err != nil {
@@ -336,7 +336,7 @@ func (c *sessionRevokeCmd) Run(rc *runCtx) error {
 	return nil
 }
 
-func lookup(ctx context.Context, app *server.App, email string) (*account.User, error) {
+func lookup(ctx context.Context, app *app.App, email string) (*account.User, error) {
 	norm, err := account.NormalizeEmail(email)
 	if err != nil {
 		return nil, err

@@ -92,9 +92,10 @@ type Log struct {
 	Format string `yaml:"format" default:"json"`
 }
 
-// Store selects the storage backends, by URL: sqlite:PATH or bolt:PATH
-// (embedded), redis://, rediss://, redis+cluster://host:port,host:port,
-// rediss+cluster://..., postgres:// or postgresql://.
+// Store selects the storage backends, by URL: sqlite:PATH (embedded; the
+// older bolt:PATH opens the same SQLite file), redis://, rediss://,
+// redis+cluster://host:port,host:port, rediss+cluster://..., postgres:// or
+// postgresql://.
 type Store struct {
 	// Users holds users, keys and refresh families; it may not be Redis.
 	// Default sqlite:<data>/sessiond.db.

@@ -147,7 +147,7 @@ func validHostname(h string) bool {
 
 func (v validator) store(c *Config) {
 	if scheme, ok := v.storeURL("store.users", c.Store.Users); ok && strings.HasPrefix(scheme, "redis") {
-		v.errorf("store.users", "%q is Redis, which holds sessions only; use sqlite:, bolt: or postgres:// for users", redact.URL(c.Store.Users))
+		v.errorf("store.users", "%q is Redis, which holds sessions only; use sqlite: or postgres:// for users", redact.URL(c.Store.Users))
 	}
 	v.storeURL("store.sessions", c.Store.Sessions)
 	for _, k := range []struct{ key, val string }{{"store.users", c.Store.Users}, {"store.sessions", c.Store.Sessions}} {
@@ -192,7 +192,7 @@ func (v validator) storeURL(key, s string) (string, bool) {
 			return scheme, false
 		}
 	default:
-		v.errorf(key, "%q has no known scheme (use sqlite:PATH, bolt:PATH, redis://, rediss://, redis+cluster://, postgres://)", shown)
+		v.errorf(key, "%q has no known scheme (use sqlite:PATH, redis://, rediss://, redis+cluster://, postgres://)", shown)
 		return scheme, false
 	}
 	return scheme, true
@@ -372,79 +372,21 @@ func (v validator) gateway(c *Config) {
 			v.errorf("gateway.allowed_redirect_hosts", "entry %d, %q, is not a hostname or *.domain (no scheme, port or path; e.g. app.example.com or *.example.com)", i+1, h)
 		}
 	}
-	for i, p := range c.Gateway.Policies {
-		v.gatewayRule(fmt.Sprintf("gateway.policies[%d]", i), p.Host, p.PathPrefix, p.Methods, p.Action, p.Roles, p.Org, p.Credentials)
+	if _, err := gateway.Compile(c.Gateway.Spec()); err != nil {
+		joined, _ := err.(interface{ Unwrap() []error })
+		for _, e := range joined.Unwrap() {
+			if fe, ok := e.(*gateway.FieldError); ok {
+				v.errorf(fe.Key, "%s", fe.Msg)
+			}
+		}
 	}
-	names := map[string]int{}
-	routes := map[string]int{}
 	for i, r := range c.Gateway.Routes {
-		key := fmt.Sprintf("gateway.routes[%d]", i)
-		rule, ok := v.gatewayRule(key, r.Host, r.PathPrefix, r.Methods, r.Action, r.Roles, r.Org, r.Credentials)
-		switch {
-		case r.PathPrefix == "":
-			v.errorf(key+".path_prefix", "is required (e.g. /orders)")
-		case ok && gateway.Reserved(rule.PathPrefix):
-			v.errorf(key+".path_prefix", "%q covers paths sessiond serves itself (/, /v1, /.well-known, /login, /account, /healthz, ...); use a prefix of its own, e.g. /app", r.PathPrefix)
-		case ok:
-			id := rule.Host + " " + rule.PathPrefix
-			if j, dup := routes[id]; dup {
-				v.errorf(key+".path_prefix", "%q (host %q) is also the prefix of gateway.routes[%d]; prefixes must differ", r.PathPrefix, r.Host, j)
-			}
-			routes[id] = i
-		}
-		if r.Upstream == "" {
-			v.errorf(key+".upstream", "is required (an http(s) URL, e.g. http://orders.internal:8080)")
-		} else if u, ok := httpURL(r.Upstream); !ok || u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.ForceQuery {
-			v.errorf(key+".upstream", "%q is not an http(s) URL without user info, query or fragment (e.g. http://orders.internal:8080)", redact.URL(r.Upstream))
-		}
-		if r.Name != "" {
-			if !gateway.SafeValue(r.Name) || strings.ContainsAny(r.Name, " ,") {
-				v.errorf(key+".name", "%q may hold only printable ASCII without spaces or commas", r.Name)
-			} else if j, dup := names[r.Name]; dup {
-				v.errorf(key+".name", "%q is also the name of gateway.routes[%d]; names must differ", r.Name, j)
-			} else {
-				names[r.Name] = i
-			}
-			for _, a := range c.Token.Audience {
-				if r.Name == a {
-					v.errorf(key+".name", "%q is also in token.audience; an internal token for the upstream must not be usable at sessiond", r.Name)
-				}
+		for _, a := range c.Token.Audience {
+			if r.Name != "" && r.Name == a {
+				v.errorf(fmt.Sprintf("gateway.routes[%d].name", i), "%q is also in token.audience; an internal token for the upstream must not be usable at sessiond", r.Name)
 			}
 		}
-		if r.Timeout.Duration < 0 {
-			v.errorf(key+".timeout", "must be a positive duration (like 30s)")
-		}
 	}
-}
-
-// gatewayRule checks the policy fields of a policy or route at key and
-// returns the rule in canonical form.
-func (v validator) gatewayRule(key, host, prefix string, methods []string, action string, roles []string, org, creds string) (gateway.Rule, bool) {
-	a, errA := gateway.ParseAction(action)
-	if errA != nil {
-		v.errorf(key+".action", "%q is not one of authenticated, public, deny", action)
-	}
-	cr, errC := gateway.ParseCredentials(creds)
-	if errC != nil {
-		v.errorf(key+".credentials", "%q is not one of any, cookie, bearer", creds)
-	}
-	if errA != nil || errC != nil {
-		return gateway.Rule{}, false
-	}
-	r, err := gateway.CheckRule(gateway.Rule{Host: host, PathPrefix: prefix, Methods: methods, Action: a, Roles: roles, Org: org, Credentials: cr})
-	var re *gateway.RuleError
-	if errors.As(err, &re) {
-		msg := re.Err.Error()
-		switch re.Field {
-		case "host":
-			msg = fmt.Sprintf("%q is not a hostname or *.domain (no scheme, port or path; e.g. app.example.com or *.example.com)", host)
-		case "path_prefix":
-			msg = fmt.Sprintf("%q is not a usable path prefix: %s (e.g. /admin)", prefix, strings.TrimPrefix(msg, "gateway: path refused: "))
-		}
-		v.errorf(key+"."+re.Field, "%s", strings.TrimPrefix(msg, "gateway: "))
-		return gateway.Rule{}, false
-	}
-	return r, err == nil
 }
 
 func (v validator) ratelimit(c *Config) {

@@ -1,7 +1,8 @@
 // Package server is sessiond's HTTP API: it wires the library packages
-// (session, account, token, the stores) to the endpoints of the API contract,
+// (session, account, token, gateway, oidc) to the endpoints of the API contract,
 // and adds only what belongs to HTTP — routing, JSON, error bodies, CSRF,
-// request IDs, metrics, timeouts and graceful shutdown.
+// request IDs, metrics and timeouts. It knows no store backend: internal/app
+// opens the stores and hands them in as Options.
 //
 // Server is the front door (middleware, routing, 404/405); each feature is
 // a room of its own type holding only what it uses: api (the session and

@@ -1,11 +1,9 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond/gateway"
@@ -74,59 +72,18 @@ func NewGateway(cfg config.Gateway, opt GatewayOptions) (*Gateway, error) {
 	if g.recheck <= 0 {
 		g.recheck = DefaultRecheck
 	}
-	popt := gateway.Options{CaseInsensitivePaths: cfg.CaseInsensitivePaths}
-	rules := make([]gateway.Rule, 0, len(cfg.Policies))
-	for i, p := range cfg.Policies {
-		r, err := configRule(fmt.Sprintf("gateway.policies[%d]", i), p.Host, p.PathPrefix, p.Methods, p.Action, p.Roles, p.Org, p.Credentials)
-		if err != nil {
-			return nil, err
-		}
-		rules = append(rules, r)
+	c, err := gateway.Compile(cfg.Spec())
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
-	var err error
-	if g.policy, err = gateway.NewPolicy(rules, popt); err != nil {
-		return nil, fmt.Errorf("server: gateway.policies: %w", err)
-	}
-	for i, rc := range cfg.Routes {
-		key := fmt.Sprintf("gateway.routes[%d]", i)
-		own, err := configRule(key, rc.Host, rc.PathPrefix, nil, rc.Action, rc.Roles, rc.Org, rc.Credentials)
-		if err != nil {
-			return nil, err
-		}
-		if rc.PathPrefix == "" || gateway.Reserved(own.PathPrefix) {
-			return nil, fmt.Errorf("server: %s.path_prefix: %q is empty or covers paths sessiond serves itself", key, rc.PathPrefix)
-		}
-		up, err := url.Parse(rc.Upstream)
-		if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" || up.User != nil || up.RawQuery != "" || up.Fragment != "" {
-			return nil, fmt.Errorf("server: %s.upstream: %q is not an http(s) URL without user info, query or fragment", key, rc.Upstream)
-		}
-		methods := make([]string, 0, len(rc.Methods))
-		for _, m := range rc.Methods {
-			chk, err := gateway.CheckRule(gateway.Rule{Methods: []string{m}})
-			if err != nil {
-				return nil, fmt.Errorf("server: %s.methods: %q is not an HTTP method", key, m)
-			}
-			methods = append(methods, chk.Methods[0])
-		}
-		pol, err := gateway.NewPolicy(append(append([]gateway.Rule(nil), rules...), own), popt)
-		if err != nil {
-			return nil, fmt.Errorf("server: %s: %w", key, err)
-		}
+	g.policy = c.Policy
+	for _, cr := range c.Routes {
 		rt := &proxyRoute{
-			name: rc.Name, aud: rc.Name, host: own.Host, prefix: own.PathPrefix, methods: methods, policy: pol,
-			upstream: up, strip: rc.StripPrefix, jwt: rc.InternalJWT, timeout: rc.Timeout.Duration,
-		}
-		if rt.name == "" {
-			rt.name = strings.TrimSuffix(rc.Upstream, "/")
-			rt.aud = rt.name
+			name: cr.Name, aud: cr.Name, host: cr.Host, prefix: cr.PathPrefix, methods: cr.Methods, policy: cr.Policy,
+			upstream: cr.Upstream, strip: cr.StripPrefix, jwt: cr.InternalJWT, timeout: cr.Timeout,
 		}
 		if rt.timeout <= 0 {
 			rt.timeout = DefaultRouteTimeout
-		}
-		for _, other := range g.routes {
-			if other.host == rt.host && other.prefix == rt.prefix {
-				return nil, fmt.Errorf("server: %s.path_prefix: %q is also the prefix of another route", key, rc.PathPrefix)
-			}
 		}
 		g.routes = append(g.routes, rt)
 	}
@@ -164,24 +121,6 @@ func (g *Gateway) checkPrefix(prefix string) error {
 		}
 	}
 	return nil
-}
-
-// configRule reads the policy fields of a policy or route.
-func configRule(key, host, prefix string, methods []string, action string, roles []string, org, creds string) (gateway.Rule, error) {
-	a, err := gateway.ParseAction(action)
-	if err != nil {
-		return gateway.Rule{}, fmt.Errorf("server: %s.action: %w", key, err)
-	}
-	c, err := gateway.ParseCredentials(creds)
-	if err != nil {
-		return gateway.Rule{}, fmt.Errorf("server: %s.credentials: %w", key, err)
-	}
-	r, err := gateway.CheckRule(gateway.Rule{Host: host, PathPrefix: prefix, Methods: methods, Action: a, Roles: roles, Org: org, Credentials: c})
-	var re *gateway.RuleError
-	if errors.As(err, &re) {
-		return gateway.Rule{}, fmt.Errorf("server: %s.%s: %w", key, re.Field, re.Err)
-	}
-	return r, err
 }
 
 // route returns the route for a canonical host and path, or nil.

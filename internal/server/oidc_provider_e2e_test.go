@@ -30,8 +30,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/config"
-	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/oidc"
 	"github.com/sessiond/sessiond/oidc/oidctest"
@@ -279,7 +279,7 @@ func (op *realOP) sign(t *testing.T, claims map[string]any, typ string) string {
 // rpEnv is sessiond built from a config file (Build), with provider "op".
 type rpEnv struct {
 	url  string
-	app  *server.App
+	app  *app.App
 	log  *syncBuffer
 	ids  oidc.IdentityStore
 	name string
@@ -324,7 +324,7 @@ func buildRP(t *testing.T, base string, h *rpHandler, op *realOP, extra string) 
 		t.Fatal(err)
 	}
 	logBuf := &syncBuffer{}
-	app, err := server.Build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.MultiWriter(tWriter{t}, logBuf), nil)))
+	app, err := app.Build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.MultiWriter(tWriter{t}, logBuf), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

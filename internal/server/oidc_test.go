@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/oidc"
@@ -578,7 +579,7 @@ func TestOIDC_BuildFromConfigOnSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := server.Build(context.Background(), cfg, nil)
+	app, err := app.Build(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

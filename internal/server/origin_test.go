@@ -18,17 +18,18 @@ import (
 	"time"
 
 	oauthclient "github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/oidc/oidctest"
 )
 
-// builtEnv is sessiond wired as the binary wires it (server.Build from a
+// builtEnv is sessiond wired as the binary wires it (app.Build from a
 // config file, the embedded store) on a loopback port, with base_url that port's
 // URL plus a path prefix.
 type builtEnv struct {
 	*env
-	app  *server.App
+	app  *app.App
 	base string // base_url
 }
 
@@ -51,7 +52,7 @@ func newBuiltEnv(t *testing.T, prefix, extra string) *builtEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := server.Build(context.Background(), cfg, nil)
+	app, err := app.Build(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

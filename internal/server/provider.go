@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -16,7 +17,7 @@ import (
 
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/web"
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -24,7 +25,7 @@ import (
 type ProviderOptions struct {
 	// Store keeps authorization codes, which clients each session signed
 	// into, and consents; Build uses the users store. Required.
-	Store provider.Store
+	Store op.Store
 	// CodeTTL is how long an authorization code may be redeemed. Default
 	// 60 s; at most 10 minutes.
 	CodeTTL time.Duration
@@ -43,7 +44,7 @@ type ProviderOptions struct {
 // errorPages without back links.
 type opServer struct {
 	*base
-	p        *provider.Provider
+	p        *op.Provider
 	errs     errorPages
 	auth     *authn
 	sessions *session.Manager
@@ -56,32 +57,30 @@ type opServer struct {
 // grantAuthorizationCode is the grant the OpenID Provider adds.
 const grantAuthorizationCode = client.GrantAuthorizationCode
 
-// newOPServer builds the OpenID Provider when Options.Provider is set and
-// opt.Tokens has a client registry (the caller checks Tokens). Nil when
-// off, or when the provider cannot start (logged).
-func newOPServer(b *base, opt Options, auth *authn) *opServer {
+// newOPServer builds the OpenID Provider when Options.Provider is set (and
+// opt.Tokens, which New checks); nil when off. A configured Provider that
+// cannot start is an error: New fails rather than serve without it.
+func newOPServer(b *base, opt Options, auth *authn) (*opServer, error) {
 	po, t := opt.Provider, opt.Tokens
-	if po == nil || po.Store == nil {
-		return nil
+	if po == nil {
+		return nil, nil
 	}
-	if t.Clients == nil {
-		b.log.Warn("OpenID Provider disabled: no client registry")
-		return nil
+	if po.Store == nil || t.Clients == nil {
+		return nil, errors.New("server: openid provider: needs a Store and a client registry (Tokens.Clients)")
 	}
 	deliveries := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sessiond_backchannel_logout_total", Help: "Back-channel logout deliveries by result (ok, failed, error).",
 	}, []string{"result"})
 	b.metrics.reg.MustRegister(deliveries)
-	p, err := provider.New(provider.Config{Issuer: t.IssuerURL, Store: po.Store, Clients: t.Clients, Signer: t.Issuer,
+	p, err := op.New(op.Config{Issuer: t.IssuerURL, Store: po.Store, Clients: t.Clients, Signer: t.Issuer,
 		Keys: t.Keys, Revoker: opRevoker{t}, CodeTTL: po.CodeTTL, HTTPClient: po.HTTPClient, RetryDelays: po.RetryDelays, Log: b.log,
 		OnDelivery: func(result string) { deliveries.WithLabelValues(result).Inc() }, Now: t.Now})
 	if err != nil {
-		b.log.Error("OpenID Provider disabled", slog.Any("error", err))
-		return nil
+		return nil, fmt.Errorf("server: openid provider: %w", err)
 	}
 	errs := errorPages{base: b, site: newSite(b, opt.Branding),
 		unavailable: [2]string{"Temporarily unavailable", "Sign-in is unavailable right now. Please try again in a moment."}}
-	return &opServer{base: b, p: p, errs: errs, auth: auth, sessions: opt.Sessions, tokens: t}
+	return &opServer{base: b, p: p, errs: errs, auth: auth, sessions: opt.Sessions, tokens: t}, nil
 }
 
 // discovery is the provider's part of the discovery document.
@@ -98,7 +97,7 @@ func (s *opServer) discovery() map[string]any {
 		"response_modes_supported":                       []string{"query"},
 		"subject_types_supported":                        []string{"public"},
 		"code_challenge_methods_supported":               []string{"S256"},
-		"scopes_supported":                               provider.SupportedScopes(),
+		"scopes_supported":                               op.SupportedScopes(),
 		"prompt_values_supported":                        []string{"none", "login", "consent"},
 		"claims_parameter_supported":                     false,
 		"request_parameter_supported":                    false,
@@ -173,12 +172,12 @@ func (s *opServer) opParams(w http.ResponseWriter, r *http.Request) (url.Values,
 // parseAuthorize validates an authorization request; on failure it has
 // answered: an error page when the client or redirect URI cannot be trusted,
 // else a redirect carrying the error.
-func (s *opServer) parseAuthorize(w http.ResponseWriter, r *http.Request, q url.Values) (*provider.Request, bool) {
+func (s *opServer) parseAuthorize(w http.ResponseWriter, r *http.Request, q url.Values) (*op.Request, bool) {
 	req, err := s.p.ParseRequest(r.Context(), q)
 	if err == nil {
 		return req, true
 	}
-	var pe *provider.Error
+	var pe *op.Error
 	switch {
 	case req != nil:
 		s.opRedirect(w, r, req, s.p.ErrorRedirect(req, err))
@@ -196,7 +195,7 @@ func (s *opServer) parseAuthorize(w http.ResponseWriter, r *http.Request, q url.
 // form), a page that moves on by meta refresh: browsers apply the form
 // page's CSP form-action to every redirect after a form submission, and the
 // client's origin is not in the login page's.
-func (s *opServer) opRedirect(w http.ResponseWriter, r *http.Request, req *provider.Request, to string) {
+func (s *opServer) opRedirect(w http.ResponseWriter, r *http.Request, req *op.Request, to string) {
 	if r.Header.Get("Sec-Fetch-Site") == "same-origin" && r.Header.Get("Sec-Fetch-Mode") == "navigate" {
 		name := req.Client.Name
 		if name == "" {
@@ -226,14 +225,14 @@ func (s *opServer) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	id, err := s.browser(r)
 	if err != nil {
 		s.log.ErrorContext(ctx, "authorize: session lookup failed", slog.String("request_id", requestID(ctx)), slog.Any("error", err))
-		s.opRedirect(w, r, req, s.p.ErrorRedirect(req, &provider.Error{Code: "temporarily_unavailable", Description: "try again shortly"}))
+		s.opRedirect(w, r, req, s.p.ErrorRedirect(req, &op.Error{Code: "temporarily_unavailable", Description: "try again shortly"}))
 		return
 	}
 	fresh := id != nil && !req.HasPrompt("login") &&
 		(req.MaxAge < 0 || s.tokens.now().Sub(id.Session.CreatedAt) <= time.Duration(req.MaxAge)*time.Second)
 	if !fresh {
 		if req.HasPrompt("none") {
-			s.opRedirect(w, r, req, s.p.ErrorRedirect(req, &provider.Error{Code: "login_required", Description: "the user is not signed in"}))
+			s.opRedirect(w, r, req, s.p.ErrorRedirect(req, &op.Error{Code: "login_required", Description: "the user is not signed in"}))
 			return
 		}
 		// Back here after the login, without what asked for it (the
@@ -265,7 +264,7 @@ func (s *opServer) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if need {
 		if req.HasPrompt("none") {
-			s.opRedirect(w, r, req, s.p.ErrorRedirect(req, &provider.Error{Code: "consent_required", Description: "the user has not approved this application"}))
+			s.opRedirect(w, r, req, s.p.ErrorRedirect(req, &op.Error{Code: "consent_required", Description: "the user has not approved this application"}))
 			return
 		}
 		s.renderConsent(w, r, req, id)
@@ -276,15 +275,15 @@ func (s *opServer) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 
 // scopeText says what a scope gives away, for the consent page.
 var scopeText = map[string]string{
-	provider.ScopeOpenID:        "Your account ID",
-	provider.ScopeEmail:         "Your email address",
-	provider.ScopeProfile:       "Your roles and organisation",
-	provider.ScopeOfflineAccess: "Access while you are signed out",
+	op.ScopeOpenID:        "Your account ID",
+	op.ScopeEmail:         "Your email address",
+	op.ScopeProfile:       "Your roles and organisation",
+	op.ScopeOfflineAccess: "Access while you are signed out",
 }
 
 // renderConsent shows the consent page for req; its form carries the
 // request's parameters and the session's CSRF token.
-func (s *opServer) renderConsent(w http.ResponseWriter, r *http.Request, req *provider.Request, id *identity) {
+func (s *opServer) renderConsent(w http.ResponseWriter, r *http.Request, req *op.Request, id *identity) {
 	page := web.ConsentPage{ClientName: req.Client.Name, Email: id.User.Email, CSRFToken: id.Session.CSRFToken}
 	if page.ClientName == "" {
 		page.ClientName = req.Client.ID
@@ -350,7 +349,7 @@ func (s *opServer) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	if decision != "allow" {
 		s.audit(r, "oidc.consent_denied", slog.String("user_id", id.User.ID), slog.String("client_id", req.Client.ID))
-		s.opRedirect(w, r, req, s.p.ErrorRedirect(req, &provider.Error{Code: "access_denied", Description: "the user denied the request"}))
+		s.opRedirect(w, r, req, s.p.ErrorRedirect(req, &op.Error{Code: "access_denied", Description: "the user denied the request"}))
 		return
 	}
 	if err := s.p.GrantConsent(r.Context(), req, id.User.ID); err != nil {
@@ -363,12 +362,12 @@ func (s *opServer) handleConsent(w http.ResponseWriter, r *http.Request) {
 
 // issueCode hands an authorization code for the signed-in session to the
 // client.
-func (s *opServer) issueCode(w http.ResponseWriter, r *http.Request, req *provider.Request, id *identity) {
-	code, err := s.p.NewCode(r.Context(), req, provider.Approval{SessionID: id.Session.ID, UserID: id.User.ID,
+func (s *opServer) issueCode(w http.ResponseWriter, r *http.Request, req *op.Request, id *identity) {
+	code, err := s.p.NewCode(r.Context(), req, op.Approval{SessionID: id.Session.ID, UserID: id.User.ID,
 		AuthTime: id.Session.CreatedAt, SessionExpiresAt: id.Session.ExpiresAt})
 	if err != nil {
 		s.log.ErrorContext(r.Context(), "authorize: issue code", slog.String("request_id", requestID(r.Context())), slog.Any("error", err))
-		s.opRedirect(w, r, req, s.p.ErrorRedirect(req, &provider.Error{Code: "temporarily_unavailable", Description: "try again shortly"}))
+		s.opRedirect(w, r, req, s.p.ErrorRedirect(req, &op.Error{Code: "temporarily_unavailable", Description: "try again shortly"}))
 		return
 	}
 	s.audit(r, "oidc.code_issued", slog.String("user_id", id.User.ID), slog.String("client_id", req.Client.ID),

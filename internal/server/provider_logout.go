@@ -10,7 +10,7 @@ import (
 
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/web"
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/token"
 )
@@ -57,10 +57,10 @@ func (s *opServer) handleEndSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ctx := r.Context()
-	var hint *provider.Hint
+	var hint *op.Hint
 	if raw := q.Get("id_token_hint"); raw != "" {
 		h, err := s.p.VerifyHint(ctx, raw)
-		if errors.Is(err, provider.ErrInvalidHint) {
+		if errors.Is(err, op.ErrInvalidHint) {
 			s.errs.show(w, r, http.StatusBadRequest, "Invalid sign-out request", "The application sent an ID token that was not issued here.")
 			return
 		}
@@ -165,7 +165,7 @@ func (s *opServer) endBrowserSession(w http.ResponseWriter, r *http.Request, id 
 
 // endHintedSession ends the session an id_token_hint names when it is
 // live and belongs to the hint's subject.
-func (s *opServer) endHintedSession(r *http.Request, hint *provider.Hint) error {
+func (s *opServer) endHintedSession(r *http.Request, hint *op.Hint) error {
 	ctx := r.Context()
 	sess, err := s.sessions.Get(ctx, hint.SessionID)
 	if err != nil {

@@ -19,8 +19,9 @@ import (
 
 	"github.com/sessiond/sessiond/account"
 	oauthclient "github.com/sessiond/sessiond/client"
+	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/server"
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memstore"
 	"github.com/sessiond/sessiond/token"
@@ -143,7 +144,7 @@ func newPKCE() pkce {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	v := base64.RawURLEncoding.EncodeToString(b[:])
-	return pkce{verifier: v, challenge: provider.S256(v)}
+	return pkce{verifier: v, challenge: op.S256(v)}
 }
 
 // authParams is a valid authorization request of r.
@@ -828,7 +829,7 @@ func TestOP_LogoutTokenVerifiesWithTokenPackage(t *testing.T) {
 func TestOP_BuildOnSQLite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	app, err := server.Build(ctx, buildConfig(t, map[string]string{}), nil)
+	app, err := app.Build(ctx, buildConfig(t, map[string]string{}), nil)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}

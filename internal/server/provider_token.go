@@ -11,7 +11,7 @@ import (
 
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/client"
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/token"
@@ -33,7 +33,7 @@ func (s *opServer) grantAuthorizationCode(r *http.Request, form url.Values, cl *
 	}
 	u, err := t.Users.UserByID(ctx, c.UserID)
 	if errors.Is(err, account.ErrNotFound) || err == nil && u.Disabled {
-		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", provider.ErrInvalidGrant.Description)
+		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", op.ErrInvalidGrant.Description)
 	}
 	if err != nil {
 		return tokenResponse{}, err
@@ -44,10 +44,10 @@ func (s *opServer) grantAuthorizationCode(r *http.Request, form url.Values, cl *
 		if err != nil && !session.IsAuthFailure(err) {
 			return tokenResponse{}, err
 		}
-		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", provider.ErrInvalidGrant.Description)
+		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", op.ErrInvalidGrant.Description)
 	}
 	scopes := strings.Fields(c.Scope)
-	offline := slices.Contains(scopes, provider.ScopeOfflineAccess)
+	offline := slices.Contains(scopes, op.ScopeOfflineAccess)
 	var fam *refresh.Family
 	var rt string
 	if offline || cl.Allows(grantRefresh) {
@@ -73,7 +73,7 @@ func (s *opServer) grantAuthorizationCode(r *http.Request, form url.Values, cl *
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	issued := provider.Issued{AccessTokenID: jti, AccessExpiresAt: exp}
+	issued := op.Issued{AccessTokenID: jti, AccessExpiresAt: exp}
 	if fam != nil {
 		issued.FamilyID = fam.ID
 	}
@@ -96,7 +96,7 @@ func (s *opServer) grantAuthorizationCode(r *http.Request, form url.Values, cl *
 			return tokenResponse{}, err
 		}
 		s.loggedOut(ctx, c.SessionID)
-		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", provider.ErrInvalidGrant.Description)
+		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", op.ErrInvalidGrant.Description)
 	}
 	s.audit(r, "token.issued", slog.String("user_id", u.ID), slog.String("client_id", cl.ID), slog.String("grant", grantAuthorizationCode),
 		slog.String("session_id", c.SessionID))
@@ -107,10 +107,10 @@ func (s *opServer) grantAuthorizationCode(r *http.Request, form url.Values, cl *
 // codeError maps a code redemption failure to the token endpoint's answer,
 // auditing replays.
 func (s *opServer) codeError(r *http.Request, err error, cl *client.Client) error {
-	if errors.Is(err, provider.ErrCodeReplayed) {
+	if errors.Is(err, op.ErrCodeReplayed) {
 		s.audit(r, "oidc.code_replayed", slog.String("client_id", cl.ID))
 	}
-	var pe *provider.Error
+	var pe *op.Error
 	if errors.As(err, &pe) {
 		return oauthErr(http.StatusBadRequest, pe.Code, pe.Description)
 	}
@@ -138,10 +138,10 @@ func (s *opServer) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 		s.writeOAuthError(w, r, err)
 		return
 	}
-	if !slices.Contains(strings.Fields(b.Scope), provider.ScopeOpenID) {
+	if !slices.Contains(strings.Fields(b.Scope), op.ScopeOpenID) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="sessiond", error="insufficient_scope", scope="openid"`)
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "the access token was not issued for openid"})
 		return
 	}
-	writeJSON(w, http.StatusOK, provider.UserClaims(u, b.Scope))
+	writeJSON(w, http.StatusOK, op.UserClaims(u, b.Scope))
 }

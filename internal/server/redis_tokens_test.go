@@ -11,14 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/config"
-	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/store/redisstore"
 )
 
 // TestRedisSessions_TokensEndToEnd: with store.sessions on Redis (and users
-// in SQLite), server.Build puts refresh families and the denylist on Redis
+// in SQLite), app.Build puts refresh families and the denylist on Redis
 // too, and the whole token flow works there: password grant, bearer whoami,
 // rotation, a retry inside the grace window, then reuse after it revokes
 // the family and its access tokens.
@@ -37,7 +37,7 @@ func TestRedisSessions_TokensEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	app, err := server.Build(ctx, cfg, nil)
+	app, err := app.Build(ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/session"
 )
@@ -37,9 +39,6 @@ type Options struct {
 	AccessLog bool
 	// Pprof serves Go's profiler under /debug/pprof/ to admins.
 	Pprof bool
-	// Routes lets other parts of the server (pages, tokens, gateway) add
-	// their handlers to the same mux, with the same middleware.
-	Routes []func(mux *http.ServeMux)
 	// Gateway configures /v1/authz (forward auth) and the reverse proxy;
 	// see NewGateway. Nil: /v1/authz with the default policy (a valid
 	// credential passes) and no proxied routes.
@@ -63,6 +62,9 @@ type Options struct {
 	// (/v1/authorize, /v1/userinfo, /v1/end-session, back-channel logout).
 	// It needs Tokens. Nil: off.
 	Provider *ProviderOptions
+	// Collectors are further metrics served at /metrics, such as the
+	// stores' near-cache counters that app.Build adds. Nil: none.
+	Collectors []prometheus.Collector
 	// Now is the clock for what the pages show ("5 minutes ago"). Default
 	// time.Now.
 	Now func() time.Time
@@ -121,6 +123,9 @@ func New(opt Options) (*Server, error) {
 	if err := opt.Gateway.checkPrefix(own.prefix); err != nil {
 		return nil, err
 	}
+	if opt.Provider != nil && opt.Tokens == nil {
+		return nil, errors.New("server: new: the OpenID Provider (Provider) needs Tokens")
+	}
 	b := &base{log: opt.Log, auditLog: opt.Audit, metrics: newMetrics(), csrf: http.NewCrossOriginProtection(),
 		origin: own, proxies: opt.TrustedProxies, allowedHosts: opt.AllowedRedirectHosts}
 	if b.log == nil {
@@ -130,10 +135,9 @@ func New(opt Options) (*Server, error) {
 		b.auditLog = discard
 	}
 	s := &Server{opt: opt, log: b.log, metrics: b.metrics, accessLog: opt.AccessLog, origin: own, base: b, mux: http.NewServeMux()}
-	b.metrics.reg.MustRegister(newCacheCollector(opt.Users, opt.Sessions.Store()))
-	s.routes()
-	for _, add := range opt.Routes {
-		add(s.mux)
+	b.metrics.reg.MustRegister(opt.Collectors...)
+	if err := s.routes(); err != nil {
+		return nil, err
 	}
 	s.mux.HandleFunc("/", s.unmatched)
 	s.handler = s.outer(s.mux)
@@ -141,11 +145,15 @@ func New(opt Options) (*Server, error) {
 }
 
 // routes builds the rooms from s.opt and gives each its routes.
-func (s *Server) routes() {
+func (s *Server) routes() error {
 	opt, b, m := s.opt, s.base, s.mux
 	auth := &authn{base: b, sessions: opt.Sessions, users: opt.Users, tokens: opt.Tokens}
 	if opt.Tokens != nil {
-		s.op = newOPServer(b, opt, auth)
+		op, err := newOPServer(b, opt, auth)
+		if err != nil {
+			return err
+		}
+		s.op = op
 	}
 	ends := &signouts{base: b, sessions: opt.Sessions, accounts: opt.Accounts, tokens: opt.Tokens, op: s.op}
 	site := newSite(b, opt.Branding)
@@ -186,6 +194,7 @@ func (s *Server) routes() {
 			s.op.routes(m)
 		}
 	}
+	return nil
 }
 
 // probeMethods are the methods tried to tell 405 from 404 on a miss.
@@ -215,16 +224,10 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// WriteError answers r with err in the contract's error form; other parts of
-// the server (pages, gateway) use it so that every error looks the same.
-func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	s.base.writeError(w, r, err)
-}
-
-// ClientIP is the caller's address, honouring trusted proxies only.
-func (s *Server) ClientIP(r *http.Request) string { return s.clientIP(r) }
-
-// IsTLS reports whether r reached the deployment over TLS.
+// IsTLS reports whether r reached the deployment over TLS, directly or
+// through a trusted proxy (Options.TrustedProxies) that says so. app.Build
+// gives it to the session cookie (session.CookieConfig.IsTLS), which is
+// made before the Server, so that the cookie and the server agree.
 func (s *Server) IsTLS(r *http.Request) bool { return s.isTLS(r) }
 
 // isTLS reports whether r reached the deployment over TLS, directly or

@@ -7,18 +7,18 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/session"
 )
 
-var _ provider.Store = (*Store)(nil)
+var _ op.Store = (*Store)(nil)
 
 // providerTables hold the OpenID Provider's state: authorization codes,
 // which clients each session signed into, and consents. The maps are made
 // on first use, under m.mu.
 type providerTables struct {
 	codes    map[string]*memCode
-	logins   map[loginKey]provider.Login
+	logins   map[loginKey]op.Login
 	consents map[[2]string][]string
 }
 
@@ -34,14 +34,14 @@ type loginKey struct{ session, client, family string }
 func (m *Store) pt() *providerTables {
 	if m.provider.codes == nil {
 		m.provider.codes = map[string]*memCode{}
-		m.provider.logins = map[loginKey]provider.Login{}
+		m.provider.logins = map[loginKey]op.Login{}
 		m.provider.consents = map[[2]string][]string{}
 	}
 	return &m.provider
 }
 
 // PutCode stores an authorization code record until purgeAt, dropping
-// purged ones. It implements provider.CodeStore.
+// purged ones. It implements op.CodeStore.
 func (m *Store) PutCode(ctx context.Context, id string, data []byte, purgeAt time.Time) error {
 	if err := ctxErr(ctx, "put code"); err != nil {
 		return err
@@ -60,7 +60,7 @@ func (m *Store) PutCode(ctx context.Context, id string, data []byte, purgeAt tim
 }
 
 // RedeemCode marks a code redeemed (and replayed, if it was already). It
-// implements provider.CodeStore.
+// implements op.CodeStore.
 func (m *Store) RedeemCode(ctx context.Context, id string) ([]byte, []byte, bool, error) {
 	if err := ctxErr(ctx, "redeem code"); err != nil {
 		return nil, nil, false, err
@@ -78,7 +78,7 @@ func (m *Store) RedeemCode(ctx context.Context, id string) ([]byte, []byte, bool
 }
 
 // SetCodeIssued stores what a code's redemption issued. It implements
-// provider.CodeStore.
+// op.CodeStore.
 func (m *Store) SetCodeIssued(ctx context.Context, id string, issued []byte) (bool, error) {
 	if err := ctxErr(ctx, "set code issued"); err != nil {
 		return false, err
@@ -94,8 +94,8 @@ func (m *Store) SetCodeIssued(ctx context.Context, id string, issued []byte) (bo
 }
 
 // AddLogin records that a client signed into a session. It implements
-// provider.LoginStore.
-func (m *Store) AddLogin(ctx context.Context, l *provider.Login) error {
+// op.LoginStore.
+func (m *Store) AddLogin(ctx context.Context, l *op.Login) error {
 	if err := ctxErr(ctx, "add login"); err != nil {
 		return err
 	}
@@ -113,25 +113,25 @@ func (m *Store) AddLogin(ctx context.Context, l *provider.Login) error {
 }
 
 // TakeLogins deletes and returns a session's login records. It implements
-// provider.LoginStore.
-func (m *Store) TakeLogins(ctx context.Context, sessionID string) ([]*provider.Login, error) {
-	return m.takeLogins(ctx, func(l provider.Login) bool { return l.SessionID == sessionID })
+// op.LoginStore.
+func (m *Store) TakeLogins(ctx context.Context, sessionID string) ([]*op.Login, error) {
+	return m.takeLogins(ctx, func(l op.Login) bool { return l.SessionID == sessionID })
 }
 
 // TakeUserLogins deletes and returns a user's login records except those of
-// session keep. It implements provider.LoginStore.
-func (m *Store) TakeUserLogins(ctx context.Context, userID, keep string) ([]*provider.Login, error) {
-	return m.takeLogins(ctx, func(l provider.Login) bool { return l.UserID == userID && (keep == "" || l.SessionID != keep) })
+// session keep. It implements op.LoginStore.
+func (m *Store) TakeUserLogins(ctx context.Context, userID, keep string) ([]*op.Login, error) {
+	return m.takeLogins(ctx, func(l op.Login) bool { return l.UserID == userID && (keep == "" || l.SessionID != keep) })
 }
 
-func (m *Store) takeLogins(ctx context.Context, match func(provider.Login) bool) ([]*provider.Login, error) {
+func (m *Store) takeLogins(ctx context.Context, match func(op.Login) bool) ([]*op.Login, error) {
 	if err := ctxErr(ctx, "take logins"); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	t := m.pt()
-	var out []*provider.Login
+	var out []*op.Login
 	for k, l := range t.logins {
 		if match(l) {
 			delete(t.logins, k)
@@ -142,7 +142,7 @@ func (m *Store) takeLogins(ctx context.Context, match func(provider.Login) bool)
 }
 
 // PutConsent replaces the scopes a user granted a client. It implements
-// provider.ConsentStore.
+// op.ConsentStore.
 func (m *Store) PutConsent(ctx context.Context, userID, clientID string, scopes []string) error {
 	if err := ctxErr(ctx, "put consent"); err != nil {
 		return err
@@ -154,7 +154,7 @@ func (m *Store) PutConsent(ctx context.Context, userID, clientID string, scopes 
 }
 
 // Consent returns the scopes a user granted a client, or
-// session.ErrNotFound. It implements provider.ConsentStore.
+// session.ErrNotFound. It implements op.ConsentStore.
 func (m *Store) Consent(ctx context.Context, userID, clientID string) ([]string, error) {
 	if err := ctxErr(ctx, "consent"); err != nil {
 		return nil, err

@@ -9,14 +9,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/session"
 )
 
-var _ provider.Store = (*Store)(nil)
+var _ op.Store = (*Store)(nil)
 
 // PutCode stores an authorization code record until purgeAt, and drops
-// purged ones. It implements provider.CodeStore.
+// purged ones. It implements op.CodeStore.
 func (s *Store) PutCode(ctx context.Context, id string, data []byte, purgeAt time.Time) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM provider_codes WHERE purge_at <= $1`, s.now()); err != nil {
 		return wrap(ctx, "put code", err)
@@ -32,7 +32,7 @@ func (s *Store) PutCode(ctx context.Context, id string, data []byte, purgeAt tim
 
 // RedeemCode marks a code redeemed, and replayed if it was redeemed
 // already, in one statement (the row lock serialises concurrent callers).
-// It implements provider.CodeStore.
+// It implements op.CodeStore.
 func (s *Store) RedeemCode(ctx context.Context, id string) ([]byte, []byte, bool, error) {
 	var data, issued []byte
 	var replayed bool
@@ -50,7 +50,7 @@ func (s *Store) RedeemCode(ctx context.Context, id string) ([]byte, []byte, bool
 }
 
 // SetCodeIssued stores what a code's redemption issued. It implements
-// provider.CodeStore.
+// op.CodeStore.
 func (s *Store) SetCodeIssued(ctx context.Context, id string, issued []byte) (bool, error) {
 	var replayed bool
 	err := s.pool.QueryRow(ctx, `UPDATE provider_codes SET issued = $1 WHERE id = $2 RETURNING replayed`, issued, id).Scan(&replayed)
@@ -64,8 +64,8 @@ func (s *Store) SetCodeIssued(ctx context.Context, id string, issued []byte) (bo
 }
 
 // AddLogin records that a client signed into a session, and drops expired
-// records. It implements provider.LoginStore.
-func (s *Store) AddLogin(ctx context.Context, l *provider.Login) error {
+// records. It implements op.LoginStore.
+func (s *Store) AddLogin(ctx context.Context, l *op.Login) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM provider_logins WHERE expires_at <= $1`, s.now()); err != nil {
 		return wrap(ctx, "add login", err)
 	}
@@ -79,42 +79,42 @@ func (s *Store) AddLogin(ctx context.Context, l *provider.Login) error {
 }
 
 // TakeLogins deletes and returns a session's login records in one
-// statement. It implements provider.LoginStore.
-func (s *Store) TakeLogins(ctx context.Context, sessionID string) ([]*provider.Login, error) {
+// statement. It implements op.LoginStore.
+func (s *Store) TakeLogins(ctx context.Context, sessionID string) ([]*op.Login, error) {
 	return s.takeLogins(ctx, "take logins", `DELETE FROM provider_logins WHERE session_id = $1
 		RETURNING session_id, client_id, family_id, user_id, expires_at`, sessionID)
 }
 
 // TakeUserLogins deletes and returns a user's login records except those
-// of session keep, in one statement. It implements provider.LoginStore.
-func (s *Store) TakeUserLogins(ctx context.Context, userID, keep string) ([]*provider.Login, error) {
+// of session keep, in one statement. It implements op.LoginStore.
+func (s *Store) TakeUserLogins(ctx context.Context, userID, keep string) ([]*op.Login, error) {
 	return s.takeLogins(ctx, "take user logins", `DELETE FROM provider_logins WHERE user_id = $1 AND session_id <> $2
 		RETURNING session_id, client_id, family_id, user_id, expires_at`, userID, keep)
 }
 
-func (s *Store) takeLogins(ctx context.Context, op, q string, args ...any) ([]*provider.Login, error) {
+func (s *Store) takeLogins(ctx context.Context, opName, q string, args ...any) ([]*op.Login, error) {
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil, wrap(ctx, op, err)
+		return nil, wrap(ctx, opName, err)
 	}
 	defer rows.Close()
-	var out []*provider.Login
+	var out []*op.Login
 	for rows.Next() {
-		var l provider.Login
+		var l op.Login
 		if err := rows.Scan(&l.SessionID, &l.ClientID, &l.FamilyID, &l.UserID, &l.ExpiresAt); err != nil {
-			return nil, wrap(ctx, op, err)
+			return nil, wrap(ctx, opName, err)
 		}
 		l.ExpiresAt = l.ExpiresAt.UTC()
 		out = append(out, &l)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrap(ctx, op, err)
+		return nil, wrap(ctx, opName, err)
 	}
 	return out, nil
 }
 
 // PutConsent replaces the scopes a user granted a client. It implements
-// provider.ConsentStore.
+// op.ConsentStore.
 func (s *Store) PutConsent(ctx context.Context, userID, clientID string, scopes []string) error {
 	if _, err := s.pool.Exec(ctx, `INSERT INTO provider_consents (user_id, client_id, scope, updated_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (user_id, client_id) DO UPDATE SET scope = EXCLUDED.scope, updated_at = EXCLUDED.updated_at`,
@@ -125,7 +125,7 @@ func (s *Store) PutConsent(ctx context.Context, userID, clientID string, scopes 
 }
 
 // Consent returns the scopes a user granted a client, or
-// session.ErrNotFound. It implements provider.ConsentStore.
+// session.ErrNotFound. It implements op.ConsentStore.
 func (s *Store) Consent(ctx context.Context, userID, clientID string) ([]string, error) {
 	var scope string
 	err := s.pool.QueryRow(ctx, `SELECT scope FROM provider_consents WHERE user_id = $1 AND client_id = $2`, userID, clientID).Scan(&scope)

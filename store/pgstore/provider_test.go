@@ -3,7 +3,7 @@ package pgstore_test
 import (
 	"testing"
 
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/store/pgstore"
 	"github.com/sessiond/sessiond/store/storetest"
 )
@@ -11,5 +11,5 @@ import (
 func TestConformanceProvider(t *testing.T) {
 	t.Parallel()
 	dsn := migrated(t)
-	storetest.RunProvider(t, func(t *testing.T) provider.Store { return open(t, dsn, pgstore.Options{SweepInterval: -1}) })
+	storetest.RunProvider(t, func(t *testing.T) op.Store { return open(t, dsn, pgstore.Options{SweepInterval: -1}) })
 }

@@ -8,14 +8,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/session"
 )
 
-var _ provider.Store = (*Store)(nil)
+var _ op.Store = (*Store)(nil)
 
 // PutCode stores an authorization code record until purgeAt, and drops
-// purged ones. It implements provider.CodeStore.
+// purged ones. It implements op.CodeStore.
 func (s *Store) PutCode(ctx context.Context, id string, data []byte, purgeAt time.Time) error {
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM provider_codes WHERE purge_at <= ?`, ms(s.now())); err != nil {
 		return fmt.Errorf("sqlitestore: put code: %w", err)
@@ -33,7 +33,7 @@ func (s *Store) PutCode(ctx context.Context, id string, data []byte, purgeAt tim
 }
 
 // RedeemCode marks a code redeemed, and replayed if it was redeemed
-// already, in one statement. It implements provider.CodeStore.
+// already, in one statement. It implements op.CodeStore.
 func (s *Store) RedeemCode(ctx context.Context, id string) ([]byte, []byte, bool, error) {
 	var data, issued []byte
 	var replayed int64
@@ -51,7 +51,7 @@ func (s *Store) RedeemCode(ctx context.Context, id string) ([]byte, []byte, bool
 }
 
 // SetCodeIssued stores what a code's redemption issued. It implements
-// provider.CodeStore.
+// op.CodeStore.
 func (s *Store) SetCodeIssued(ctx context.Context, id string, issued []byte) (bool, error) {
 	var replayed int64
 	err := s.w.QueryRowContext(ctx, `UPDATE provider_codes SET issued = ? WHERE id = ? RETURNING replayed`, issued, id).Scan(&replayed)
@@ -65,8 +65,8 @@ func (s *Store) SetCodeIssued(ctx context.Context, id string, issued []byte) (bo
 }
 
 // AddLogin records that a client signed into a session, and drops expired
-// records. It implements provider.LoginStore.
-func (s *Store) AddLogin(ctx context.Context, l *provider.Login) error {
+// records. It implements op.LoginStore.
+func (s *Store) AddLogin(ctx context.Context, l *op.Login) error {
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM provider_logins WHERE expires_at <= ?`, ms(s.now())); err != nil {
 		return fmt.Errorf("sqlitestore: add login: %w", err)
 	}
@@ -78,43 +78,43 @@ func (s *Store) AddLogin(ctx context.Context, l *provider.Login) error {
 }
 
 // TakeLogins deletes and returns a session's login records in one
-// statement. It implements provider.LoginStore.
-func (s *Store) TakeLogins(ctx context.Context, sessionID string) ([]*provider.Login, error) {
+// statement. It implements op.LoginStore.
+func (s *Store) TakeLogins(ctx context.Context, sessionID string) ([]*op.Login, error) {
 	return s.takeLogins(ctx, "take logins", `DELETE FROM provider_logins WHERE session_id = ?
 		RETURNING session_id, client_id, family_id, user_id, expires_at`, sessionID)
 }
 
 // TakeUserLogins deletes and returns a user's login records except those
-// of session keep, in one statement. It implements provider.LoginStore.
-func (s *Store) TakeUserLogins(ctx context.Context, userID, keep string) ([]*provider.Login, error) {
+// of session keep, in one statement. It implements op.LoginStore.
+func (s *Store) TakeUserLogins(ctx context.Context, userID, keep string) ([]*op.Login, error) {
 	return s.takeLogins(ctx, "take user logins", `DELETE FROM provider_logins WHERE user_id = ? AND session_id <> ?
 		RETURNING session_id, client_id, family_id, user_id, expires_at`, userID, keep)
 }
 
-func (s *Store) takeLogins(ctx context.Context, op, q string, args ...any) ([]*provider.Login, error) {
+func (s *Store) takeLogins(ctx context.Context, opName, q string, args ...any) ([]*op.Login, error) {
 	rows, err := s.w.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: %s: %w", op, err)
+		return nil, fmt.Errorf("sqlitestore: %s: %w", opName, err)
 	}
 	defer rows.Close()
-	var out []*provider.Login
+	var out []*op.Login
 	for rows.Next() {
-		var l provider.Login
+		var l op.Login
 		var exp int64
 		if err := rows.Scan(&l.SessionID, &l.ClientID, &l.FamilyID, &l.UserID, &exp); err != nil {
-			return nil, fmt.Errorf("sqlitestore: %s: %w", op, err)
+			return nil, fmt.Errorf("sqlitestore: %s: %w", opName, err)
 		}
 		l.ExpiresAt = fromMS(exp)
 		out = append(out, &l)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlitestore: %s: %w", op, err)
+		return nil, fmt.Errorf("sqlitestore: %s: %w", opName, err)
 	}
 	return out, nil
 }
 
 // PutConsent replaces the scopes a user granted a client. It implements
-// provider.ConsentStore.
+// op.ConsentStore.
 func (s *Store) PutConsent(ctx context.Context, userID, clientID string, scopes []string) error {
 	if _, err := s.w.ExecContext(ctx, `INSERT INTO provider_consents (user_id, client_id, scope, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at`,
@@ -125,7 +125,7 @@ func (s *Store) PutConsent(ctx context.Context, userID, clientID string, scopes 
 }
 
 // Consent returns the scopes a user granted a client, or
-// session.ErrNotFound. It implements provider.ConsentStore.
+// session.ErrNotFound. It implements op.ConsentStore.
 func (s *Store) Consent(ctx context.Context, userID, clientID string) ([]string, error) {
 	var scope string
 	err := s.w.QueryRowContext(ctx, `SELECT scope FROM provider_consents WHERE user_id = ? AND client_id = ?`, userID, clientID).Scan(&scope)

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -20,9 +20,9 @@ import (
 // logins, consents). newStore is called once per subtest; it may return a
 // store shared with other tests, since the suite names its records
 // uniquely. The store's clock must be close to time.Now.
-func RunProvider(t *testing.T, newStore func(t *testing.T) provider.Store) {
+func RunProvider(t *testing.T, newStore func(t *testing.T) op.Store) {
 	ctx := context.Background()
-	byKey := cmpopts.SortSlices(func(a, b *provider.Login) bool {
+	byKey := cmpopts.SortSlices(func(a, b *op.Login) bool {
 		return a.SessionID+a.ClientID+a.FamilyID < b.SessionID+b.ClientID+b.FamilyID
 	})
 	timeMS := cmpopts.EquateApproxTime(time.Millisecond)
@@ -116,7 +116,7 @@ func RunProvider(t *testing.T, newStore func(t *testing.T) provider.Store) {
 		u, other := uniq("user"), uniq("other")
 		s1, s2, s3 := uniq("s1"), uniq("s2"), uniq("s3")
 		exp := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
-		ls := []*provider.Login{
+		ls := []*op.Login{
 			{SessionID: s1, UserID: u, ClientID: "a", FamilyID: "f1", ExpiresAt: exp},
 			{SessionID: s1, UserID: u, ClientID: "b", ExpiresAt: exp},
 			{SessionID: s2, UserID: u, ClientID: "a", FamilyID: "f2", ExpiresAt: exp},
@@ -167,7 +167,7 @@ func RunProvider(t *testing.T, newStore func(t *testing.T) provider.Store) {
 		u := uniq("user")
 		exp := time.Now().Add(time.Hour)
 		for i := range 8 {
-			if err := st.AddLogin(ctx, &provider.Login{SessionID: uniq("s") + string(rune('a'+i)), UserID: u, ClientID: "a", ExpiresAt: exp}); err != nil {
+			if err := st.AddLogin(ctx, &op.Login{SessionID: uniq("s") + string(rune('a'+i)), UserID: u, ClientID: "a", ExpiresAt: exp}); err != nil {
 				t.Fatal(err)
 			}
 		}

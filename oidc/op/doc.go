@@ -1,4 +1,4 @@
-// Package provider makes sessiond an OpenID Provider for the applications
+// Package op makes sessiond an OpenID Provider for the applications
 // of a deployment (OpenID Connect Core 1.0, authorization code flow only):
 // authorization-request validation with exact redirect_uri matching and
 // mandatory PKCE S256, single-use authorization codes stored only as a hash
@@ -14,4 +14,4 @@
 // implemented by store/memstore, store/sqlitestore and store/pgstore and
 // checked by store/storetest.RunProvider. HTTP is internal/server's job: this
 // package only decides and signs.
-package provider
+package op

@@ -1,4 +1,4 @@
-package provider
+package op
 
 import (
 	"context"
@@ -87,15 +87,15 @@ type Provider struct {
 func New(cfg Config) (*Provider, error) {
 	switch {
 	case cfg.Issuer == "":
-		return nil, errors.New("provider: new: Issuer is required")
+		return nil, errors.New("op: new: Issuer is required")
 	case cfg.Store == nil || cfg.Clients == nil || cfg.Signer == nil || cfg.Keys == nil || cfg.Revoker == nil:
-		return nil, errors.New("provider: new: Store, Clients, Signer, Keys and Revoker are required")
+		return nil, errors.New("op: new: Store, Clients, Signer, Keys and Revoker are required")
 	}
 	if cfg.CodeTTL == 0 {
 		cfg.CodeTTL = DefaultCodeTTL
 	}
 	if cfg.CodeTTL < 0 || cfg.CodeTTL > MaxCodeTTL {
-		return nil, fmt.Errorf("provider: new: code TTL %s outside (0, %s]", cfg.CodeTTL, MaxCodeTTL)
+		return nil, fmt.Errorf("op: new: code TTL %s outside (0, %s]", cfg.CodeTTL, MaxCodeTTL)
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: deliveryTimeout,
@@ -129,7 +129,7 @@ type Error struct {
 	Description string
 }
 
-func (e *Error) Error() string { return "provider: " + e.Code + ": " + e.Description }
+func (e *Error) Error() string { return "op: " + e.Code + ": " + e.Description }
 
 func oerr(code, format string, args ...any) *Error {
 	return &Error{Code: code, Description: fmt.Sprintf(format, args...)}

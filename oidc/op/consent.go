@@ -1,4 +1,4 @@
-package provider
+package op
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func (p *Provider) NeedsConsent(ctx context.Context, req *Request, userID string
 		return true, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("provider: consent: %w", err)
+		return false, fmt.Errorf("op: consent: %w", err)
 	}
 	for _, s := range req.Scopes {
 		if !slices.Contains(granted, s) {
@@ -40,7 +40,7 @@ func (p *Provider) NeedsConsent(ctx context.Context, req *Request, userID string
 func (p *Provider) GrantConsent(ctx context.Context, req *Request, userID string) error {
 	granted, err := p.cfg.Store.Consent(ctx, userID, req.Client.ID)
 	if err != nil && !errors.Is(err, session.ErrNotFound) {
-		return fmt.Errorf("provider: grant consent: %w", err)
+		return fmt.Errorf("op: grant consent: %w", err)
 	}
 	for _, s := range req.Scopes {
 		if !slices.Contains(granted, s) {
@@ -48,7 +48,7 @@ func (p *Provider) GrantConsent(ctx context.Context, req *Request, userID string
 		}
 	}
 	if err := p.cfg.Store.PutConsent(ctx, userID, req.Client.ID, granted); err != nil {
-		return fmt.Errorf("provider: grant consent: %w", err)
+		return fmt.Errorf("op: grant consent: %w", err)
 	}
 	return nil
 }
@@ -59,7 +59,7 @@ func (p *Provider) GrantConsent(ctx context.Context, req *Request, userID string
 func (p *Provider) RecordLogin(ctx context.Context, c *Code, familyID string) error {
 	if err := p.cfg.Store.AddLogin(ctx, &Login{SessionID: c.SessionID, UserID: c.UserID, ClientID: c.ClientID,
 		FamilyID: familyID, ExpiresAt: c.SessionExpiresAt}); err != nil {
-		return fmt.Errorf("provider: record login: %w", err)
+		return fmt.Errorf("op: record login: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package provider
+package op
 
 import (
 	"context"
@@ -72,7 +72,7 @@ func (p *Provider) IDToken(ctx context.Context, c *Code, u *account.User) (strin
 	}
 	tok, err := p.cfg.Signer.Issue(ctx, cl, token.WithType(IDTokenType))
 	if err != nil {
-		return "", fmt.Errorf("provider: id token: %w", err)
+		return "", fmt.Errorf("op: id token: %w", err)
 	}
 	return tok, nil
 }
@@ -88,7 +88,7 @@ func (p *Provider) LogoutToken(ctx context.Context, clientID, userID, sessionID 
 		Extra: map[string]any{"events": map[string]any{BackchannelLogoutEvent: map[string]any{}}}}
 	tok, err := p.cfg.Signer.Issue(ctx, cl, token.WithType(LogoutTokenType))
 	if err != nil {
-		return "", fmt.Errorf("provider: logout token: %w", err)
+		return "", fmt.Errorf("op: logout token: %w", err)
 	}
 	return tok, nil
 }
@@ -102,7 +102,7 @@ type Hint struct {
 
 // ErrInvalidHint is returned by VerifyHint for anything that is not an ID
 // token this provider issued.
-var ErrInvalidHint = errors.New("provider: invalid id_token_hint")
+var ErrInvalidHint = errors.New("op: invalid id_token_hint")
 
 // VerifyHint checks an id_token_hint (RP-Initiated Logout 1.0 §2): an ID
 // token signed by our key set (typ "JWT", iss ours, aud a single client ID,
@@ -116,7 +116,7 @@ func (p *Provider) VerifyHint(ctx context.Context, raw string) (*Hint, error) {
 	}
 	v, err := token.NewVerifier(p.cfg.Keys, token.VerifierConfig{Issuer: p.cfg.Issuer, Audience: aud, Type: IDTokenType, Now: p.cfg.Now})
 	if err != nil {
-		return nil, fmt.Errorf("provider: verify hint: %w", err)
+		return nil, fmt.Errorf("op: verify hint: %w", err)
 	}
 	c, err := v.Verify(ctx, raw)
 	switch {

@@ -1,12 +1,15 @@
-package server_test
+package app_test
 
 import (
 	"context"
+	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/app"
 )
 
 // TestOpenStores_ErrorNeverLeaksPassword: a store that cannot be opened is
@@ -37,11 +40,11 @@ func TestOpenStores_ErrorNeverLeaksPassword(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			url := "postgres://" + tc.userinfo + "@" + addr + "/x?connect_timeout=5"
-			_, err := server.OpenStores(context.Background(), buildConfig(t, map[string]string{"store.users": url}))
+			_, err := app.OpenStores(context.Background(), buildConfig(t, map[string]string{"store.users": url}))
 			if err == nil {
 				t.Fatal("opened a store on a closed port")
 			}
-			named, ok := strings.CutPrefix(err.Error(), "server: open store ")
+			named, ok := strings.CutPrefix(err.Error(), "app: open store ")
 			named, _, _ = strings.Cut(named, ": pgstore: ")
 			if !ok || !strings.Contains(named, addr) {
 				t.Fatalf("error %q does not name the store", err)
@@ -52,5 +55,27 @@ func TestOpenStores_ErrorNeverLeaksPassword(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// docs/configuration.md: bolt:PATH is an older name for the embedded SQLite
+// store, not a bbolt file; a configuration that names it still starts, on
+// SQLite.
+func TestOpenStores_BoltIsSQLite(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "old.db")
+	st, err := app.OpenStores(context.Background(), buildConfig(t, map[string]string{"store.users": "bolt:" + path}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	head := make([]byte, 16)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.ReadFull(f, head); err != nil || string(head) != "SQLite format 3\x00" {
+		t.Fatalf("bolt: opened %q (%v), want a SQLite file", head, err)
 	}
 }

@@ -1,4 +1,4 @@
-package provider
+package op
 
 import (
 	"context"
@@ -53,7 +53,7 @@ type Approval struct {
 func (p *Provider) NewCode(ctx context.Context, req *Request, a Approval) (string, error) {
 	code, err := session.NewToken(p.cfg.Rand)
 	if err != nil {
-		return "", fmt.Errorf("provider: new code: %w", err)
+		return "", fmt.Errorf("op: new code: %w", err)
 	}
 	now := p.now()
 	c := Code{ClientID: req.Client.ID, RedirectURI: req.RedirectURI, Challenge: req.CodeChallenge,
@@ -62,10 +62,10 @@ func (p *Provider) NewCode(ctx context.Context, req *Request, a Approval) (strin
 		ExpiresAt: now.Add(p.cfg.CodeTTL).UTC()}
 	data, err := json.Marshal(c)
 	if err != nil {
-		return "", fmt.Errorf("provider: new code: %w", err)
+		return "", fmt.Errorf("op: new code: %w", err)
 	}
 	if err := p.cfg.Store.PutCode(ctx, codeID(code), data, c.ExpiresAt.Add(codeRetention)); err != nil {
-		return "", fmt.Errorf("provider: new code: %w", err)
+		return "", fmt.Errorf("op: new code: %w", err)
 	}
 	return code, nil
 }
@@ -93,7 +93,7 @@ func (p *Provider) Redeem(ctx context.Context, code, clientID, redirectURI, veri
 		return nil, ErrInvalidGrant
 	}
 	if err != nil {
-		return nil, fmt.Errorf("provider: redeem code: %w", err)
+		return nil, fmt.Errorf("op: redeem code: %w", err)
 	}
 	if !first {
 		if err := p.revoke(ctx, issued); err != nil {
@@ -103,7 +103,7 @@ func (p *Provider) Redeem(ctx context.Context, code, clientID, redirectURI, veri
 	}
 	var c Code
 	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("provider: redeem code: %w", err)
+		return nil, fmt.Errorf("op: redeem code: %w", err)
 	}
 	c.ID = id
 	if !p.now().Before(c.ExpiresAt) || c.ClientID != clientID || c.RedirectURI != redirectURI || !checkPKCE(c.Challenge, verifier) {
@@ -119,7 +119,7 @@ var ErrCodeReplayed = &replayError{}
 
 type replayError struct{}
 
-func (*replayError) Error() string        { return "provider: authorization code replayed" }
+func (*replayError) Error() string        { return "op: authorization code replayed" }
 func (*replayError) Is(target error) bool { return target == ErrInvalidGrant }
 func (*replayError) As(target any) bool {
 	if e, ok := target.(**Error); ok {
@@ -135,11 +135,11 @@ func (*replayError) As(target any) bool {
 func (p *Provider) Issued(ctx context.Context, c *Code, is Issued) error {
 	data, err := json.Marshal(is)
 	if err != nil {
-		return fmt.Errorf("provider: issued: %w", err)
+		return fmt.Errorf("op: issued: %w", err)
 	}
 	replayed, err := p.cfg.Store.SetCodeIssued(ctx, c.ID, data)
 	if err != nil {
-		return fmt.Errorf("provider: issued: %w", err)
+		return fmt.Errorf("op: issued: %w", err)
 	}
 	if replayed {
 		if err := p.revoke(ctx, data); err != nil {
@@ -157,16 +157,16 @@ func (p *Provider) revoke(ctx context.Context, issued []byte) error {
 	}
 	var is Issued
 	if err := json.Unmarshal(issued, &is); err != nil {
-		return fmt.Errorf("provider: revoke replayed code: %w", err)
+		return fmt.Errorf("op: revoke replayed code: %w", err)
 	}
 	if is.FamilyID != "" {
 		if err := p.cfg.Revoker.RevokeFamily(ctx, is.FamilyID); err != nil && !errors.Is(err, session.ErrNotFound) {
-			return fmt.Errorf("provider: revoke replayed code: %w", err)
+			return fmt.Errorf("op: revoke replayed code: %w", err)
 		}
 	}
 	if is.AccessTokenID != "" {
 		if err := p.cfg.Revoker.DenyAccess(ctx, is.AccessTokenID, is.AccessExpiresAt); err != nil {
-			return fmt.Errorf("provider: revoke replayed code: %w", err)
+			return fmt.Errorf("op: revoke replayed code: %w", err)
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package provider
+package op
 
 import (
 	"context"
@@ -33,7 +33,7 @@ func (p *Provider) SessionsEnded(ctx context.Context, sessionIDs ...string) erro
 		}
 		ls, err := p.cfg.Store.TakeLogins(ctx, sid)
 		if err != nil {
-			return fmt.Errorf("provider: sessions ended: %w", err)
+			return fmt.Errorf("op: sessions ended: %w", err)
 		}
 		all = append(all, ls...)
 	}
@@ -45,7 +45,7 @@ func (p *Provider) SessionsEnded(ctx context.Context, sessionIDs ...string) erro
 func (p *Provider) UserSessionsEnded(ctx context.Context, userID, keep string) error {
 	ls, err := p.cfg.Store.TakeUserLogins(ctx, userID, keep)
 	if err != nil {
-		return fmt.Errorf("provider: user sessions ended: %w", err)
+		return fmt.Errorf("op: user sessions ended: %w", err)
 	}
 	return p.ended(ctx, ls)
 }
@@ -81,7 +81,7 @@ func (p *Provider) ended(ctx context.Context, logins []*Login) error {
 		p.deliver(t.client, t.user, t.sid)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("provider: revoke logins: %w", errors.Join(errs...))
+		return fmt.Errorf("op: revoke logins: %w", errors.Join(errs...))
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/redact"
+	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memstore"
@@ -28,12 +29,14 @@ type Stores struct {
 	// Keys holds signing keys (in the durable users store); Refresh the
 	// refresh families and denylist (beside the sessions); Clients the OAuth
 	// client registry (durable).
-	Keys     token.KeyStore
-	Refresh  refresh.Backend
-	Clients  client.Store
-	Ready    map[string]Pinger
-	Closers  []io.Closer
-	Limiters [2]account.Limiter // per IP, per account; nil entries mean in-process
+	Keys    token.KeyStore
+	Refresh refresh.Backend
+	Clients client.Store
+	Ready   map[string]server.Pinger
+	Closers []io.Closer
+	// LoginPerIP and LoginPerAccount count failed logins across every node
+	// sharing the sessions store (Redis, PostgreSQL); nil means in-process.
+	LoginPerIP, LoginPerAccount account.Limiter
 
 	// SharedKeys is true when Keys is a database shared with other systems
 	// (PostgreSQL): private signing keys are sealed before they reach it
@@ -44,7 +47,7 @@ type Stores struct {
 // OpenStores opens the backends cfg names. The embedded SQLite store is the
 // default; "memory:" is an in-process store for tests.
 func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
-	st := &Stores{Ready: map[string]Pinger{}}
+	st := &Stores{Ready: map[string]server.Pinger{}}
 	opened := map[string]any{}
 	open := func(url string) (any, error) {
 		if b, ok := opened[url]; ok {
@@ -53,7 +56,7 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 		var b any
 		scheme, rest, _ := strings.Cut(url, ":")
 		switch scheme {
-		case "sqlite", "bolt":
+		case "sqlite", "bolt": // bolt: is an older name for the same SQLite file
 			path := strings.TrimPrefix(rest, "//")
 			if path == "" {
 				path = filepath.Join(cfg.Data, "sessiond.db")
@@ -67,15 +70,13 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 		case "postgres", "postgresql":
 			s, err := pgstore.Open(ctx, url, pgstore.Options{Migrate: cfg.Store.Migrate != "off"})
 			if err != nil {
-				return nil, fmt.Errorf("server: open store %q: %w", redact.URL(url), err)
+				return nil, fmt.Errorf("app: open store %q: %w", redact.URL(url), err)
 			}
 			st.Closers = append(st.Closers, s)
 			if url == cfg.Store.Sessions {
 				// Failed logins count across every node sharing this database.
-				st.Limiters = [2]account.Limiter{
-					s.Limiter(cfg.RateLimit.LoginPerIP, "login-ip"),
-					s.Limiter(cfg.RateLimit.LoginPerAccount, "login-account"),
-				}
+				st.LoginPerIP = s.Limiter(cfg.RateLimit.LoginPerIP, "login-ip")
+				st.LoginPerAccount = s.Limiter(cfg.RateLimit.LoginPerAccount, "login-account")
 			}
 			b = s
 		case "redis", "rediss", "redis+cluster", "rediss+cluster":
@@ -86,16 +87,14 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 			st.Closers = append(st.Closers, s)
 			if url == cfg.Store.Sessions {
 				// Failed logins count across every node sharing this Redis.
-				st.Limiters = [2]account.Limiter{
-					s.Limiter(cfg.RateLimit.LoginPerIP, "login-ip"),
-					s.Limiter(cfg.RateLimit.LoginPerAccount, "login-account"),
-				}
+				st.LoginPerIP = s.Limiter(cfg.RateLimit.LoginPerIP, "login-ip")
+				st.LoginPerAccount = s.Limiter(cfg.RateLimit.LoginPerAccount, "login-account")
 			}
 			b = s
 		case "memory":
 			b = memstore.New(nil)
 		default:
-			return nil, fmt.Errorf("server: open store %q: unsupported scheme %q", redact.URL(url), scheme)
+			return nil, fmt.Errorf("app: open store %q: unsupported scheme %q", redact.URL(url), scheme)
 		}
 		opened[url] = b
 		return b, nil
@@ -108,7 +107,7 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 	users, ok := ub.(account.Store)
 	if !ok {
 		st.Close()
-		return nil, fmt.Errorf("server: store.users %q cannot hold users", redact.URL(cfg.Store.Users))
+		return nil, fmt.Errorf("app: store.users %q cannot hold users", redact.URL(cfg.Store.Users))
 	}
 	sb, err := open(cfg.Store.Sessions)
 	if err != nil {
@@ -118,7 +117,7 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 	sessions, ok := sb.(session.Backend)
 	if !ok {
 		st.Close()
-		return nil, fmt.Errorf("server: store.sessions %q cannot hold sessions", redact.URL(cfg.Store.Sessions))
+		return nil, fmt.Errorf("app: store.sessions %q cannot hold sessions", redact.URL(cfg.Store.Sessions))
 	}
 	st.Users, st.Sessions = users, sessions
 	if k, ok := ub.(token.KeyStore); ok {
@@ -133,10 +132,10 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 	if c, ok := ub.(client.Store); ok {
 		st.Clients = c
 	}
-	if p, ok := ub.(Pinger); ok {
+	if p, ok := ub.(server.Pinger); ok {
 		st.Ready["users"] = p
 	}
-	if p, ok := sb.(Pinger); ok {
+	if p, ok := sb.(server.Pinger); ok {
 		st.Ready["sessions"] = p
 	}
 	return st, nil

@@ -1,4 +1,4 @@
-package server_test
+package app_test
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/internal/config"
-	"github.com/sessiond/sessiond/internal/server"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/token"
@@ -35,7 +35,7 @@ func TestBuild_PostgresKeysRequireKEK(t *testing.T) {
 	ctx := context.Background()
 	dsn := testenv.Postgres(t)
 
-	_, err := server.Build(ctx, buildConfig(t, map[string]string{"store.users": dsn}), nil)
+	_, err := app.Build(ctx, buildConfig(t, map[string]string{"store.users": dsn}), nil)
 	if err == nil {
 		t.Fatal("built with private keys in PostgreSQL and no key-encryption key")
 	}
@@ -57,12 +57,12 @@ func TestBuild_PostgresKeysRequireKEK(t *testing.T) {
 	kek := make([]byte, 32)
 	_, _ = rand.Read(kek)
 	flags := map[string]string{"store.users": dsn, "token.key_encryption_key": base64.StdEncoding.EncodeToString(kek)}
-	app, err := server.Build(ctx, buildConfig(t, flags), nil)
+	a, err := app.Build(ctx, buildConfig(t, flags), nil)
 	if err != nil {
 		t.Fatalf("build with a key-encryption key: %v", err)
 	}
-	defer app.Close()
-	if app.Tokens == nil {
+	defer a.Close()
+	if a.Tokens == nil {
 		t.Fatal("no tokens: PostgreSQL holds refresh families")
 	}
 	rows, err := c.Query(ctx, "SELECT id, data FROM signing_keys")
@@ -88,7 +88,7 @@ func TestBuild_PostgresKeysRequireKEK(t *testing.T) {
 		t.Fatal("no signing key stored")
 	}
 	// Another node with the same key-encryption key loads the sealed keys.
-	app2, err := server.Build(ctx, buildConfig(t, flags), nil)
+	app2, err := app.Build(ctx, buildConfig(t, flags), nil)
 	if err != nil {
 		t.Fatalf("second node: %v", err)
 	}
@@ -100,11 +100,11 @@ func TestBuild_PostgresKeysRequireKEK(t *testing.T) {
 
 // The embedded store is not shared: no key-encryption key is needed.
 func TestBuild_SQLiteKeysNeedNoKEK(t *testing.T) {
-	app, err := server.Build(context.Background(), buildConfig(t, map[string]string{}), nil)
+	a, err := app.Build(context.Background(), buildConfig(t, map[string]string{}), nil)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	app.Close()
+	a.Close()
 }
 
 // Issue 13 item 7: token.leeway: 0s and token.refresh_grace: 0s mean none
@@ -118,16 +118,16 @@ func TestBuild_ZeroLeewayAndGraceMeanNone(t *testing.T) {
 		value string
 		ok    bool
 	}{{"0s", false}, {"", true}} {
-		app, err := server.Build(ctx, buildConfig(t, map[string]string{"token.leeway": tc.value, "token.refresh_grace": tc.value}), nil)
+		a, err := app.Build(ctx, buildConfig(t, map[string]string{"token.leeway": tc.value, "token.refresh_grace": tc.value}), nil)
 		if err != nil {
 			t.Fatalf("build: %v", err)
 		}
-		tok, err := app.Tokens.Issuer.Issue(ctx, token.Claims{Subject: "u1", ID: "j1", IssuedAt: time.Now().Add(-time.Minute), ExpiresAt: time.Now().Add(-2 * time.Second)})
+		tok, err := a.Tokens.Issuer.Issue(ctx, token.Claims{Subject: "u1", ID: "j1", IssuedAt: time.Now().Add(-time.Minute), ExpiresAt: time.Now().Add(-2 * time.Second)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, verr := app.Tokens.Verifier.Verify(ctx, tok)
-		rs := app.Tokens.Refresh
+		_, verr := a.Tokens.Verifier.Verify(ctx, tok)
+		rs := a.Tokens.Refresh
 		_, rt, err := rs.Start(ctx, "u1", "app", "", refresh.Meta{})
 		if err != nil {
 			t.Fatal(err)
@@ -139,7 +139,7 @@ func TestBuild_ZeroLeewayAndGraceMeanNone(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, _, rerr := rs.Refresh(ctx, rt, mint)
-		app.Close()
+		a.Close()
 		if (verr == nil) != tc.ok || (rerr == nil) != tc.ok {
 			t.Fatalf("%q: token expired 2s ago: %v; spent refresh token again: %v; want accepted %v", tc.value, verr, rerr, tc.ok)
 		}

@@ -1,4 +1,4 @@
-package provider_test
+package op_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/client"
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/store/memstore"
 	"github.com/sessiond/sessiond/token"
 )
@@ -47,7 +47,7 @@ func (r *revoked) DenySession(_ context.Context, sid string) error {
 }
 
 type fixture struct {
-	p    *provider.Provider
+	p    *op.Provider
 	keys *token.Keys
 	rev  *revoked
 	now  time.Time
@@ -90,7 +90,7 @@ func newFixture(t *testing.T) *fixture {
 		}
 	}
 	f.keys = keys
-	f.p, err = provider.New(provider.Config{Issuer: iss, Store: st, Clients: st, Signer: signer, Keys: keys, Revoker: f.rev, Now: f.clock})
+	f.p, err = op.New(op.Config{Issuer: iss, Store: st, Clients: st, Signer: signer, Keys: keys, Revoker: f.rev, Now: f.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 func validQuery(extra ...string) url.Values {
 	q := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {"https://app.example/cb"},
 		"scope": {"openid email"}, "state": {"xyz"}, "nonce": {"n1"},
-		"code_challenge": {provider.S256(verifier)}, "code_challenge_method": {"S256"}}
+		"code_challenge": {op.S256(verifier)}, "code_challenge_method": {"S256"}}
 	for i := 0; i+1 < len(extra); i += 2 {
 		if extra[i+1] == "-" {
 			q.Del(extra[i])
@@ -154,7 +154,7 @@ func TestParseRequest(t *testing.T) {
 				}
 				return
 			}
-			var pe *provider.Error
+			var pe *op.Error
 			if !errors.As(err, &pe) || pe.Code != tc.code {
 				t.Fatalf("err = %v, want %s", err, tc.code)
 			}
@@ -173,13 +173,13 @@ func TestParseRequest(t *testing.T) {
 	}
 }
 
-func approve(t *testing.T, f *fixture) (string, *provider.Request) {
+func approve(t *testing.T, f *fixture) (string, *op.Request) {
 	t.Helper()
 	req, err := f.p.ParseRequest(context.Background(), validQuery())
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, err := f.p.NewCode(context.Background(), req, provider.Approval{SessionID: "sid-1", UserID: "u1",
+	code, err := f.p.NewCode(context.Background(), req, op.Approval{SessionID: "sid-1", UserID: "u1",
 		AuthTime: f.clock().Add(-time.Minute), SessionExpiresAt: f.clock().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -193,19 +193,19 @@ func TestCodes_SingleUseBoundAndShortLived(t *testing.T) {
 	f := newFixture(t)
 
 	code, _ := approve(t, f)
-	if _, err := f.p.Redeem(ctx, code, "app", "https://app.example/cb", "wrong-verifier-wrong-verifier-wrong-verifier"); !errors.Is(err, provider.ErrInvalidGrant) {
+	if _, err := f.p.Redeem(ctx, code, "app", "https://app.example/cb", "wrong-verifier-wrong-verifier-wrong-verifier"); !errors.Is(err, op.ErrInvalidGrant) {
 		t.Fatalf("wrong verifier: %v", err)
 	}
 	code, _ = approve(t, f)
-	if _, err := f.p.Redeem(ctx, code, "other", "https://app.example/cb", verifier); !errors.Is(err, provider.ErrInvalidGrant) {
+	if _, err := f.p.Redeem(ctx, code, "other", "https://app.example/cb", verifier); !errors.Is(err, op.ErrInvalidGrant) {
 		t.Fatalf("other client: %v", err)
 	}
 	code, _ = approve(t, f)
-	f.advance(provider.DefaultCodeTTL)
-	if _, err := f.p.Redeem(ctx, code, "app", "https://app.example/cb", verifier); !errors.Is(err, provider.ErrInvalidGrant) {
+	f.advance(op.DefaultCodeTTL)
+	if _, err := f.p.Redeem(ctx, code, "app", "https://app.example/cb", verifier); !errors.Is(err, op.ErrInvalidGrant) {
 		t.Fatalf("expired: %v", err)
 	}
-	if _, err := f.p.Redeem(ctx, "not-a-code", "app", "https://app.example/cb", verifier); !errors.Is(err, provider.ErrInvalidGrant) {
+	if _, err := f.p.Redeem(ctx, "not-a-code", "app", "https://app.example/cb", verifier); !errors.Is(err, op.ErrInvalidGrant) {
 		t.Fatalf("malformed: %v", err)
 	}
 
@@ -214,11 +214,11 @@ func TestCodes_SingleUseBoundAndShortLived(t *testing.T) {
 	if err != nil || c.SessionID != "sid-1" || c.UserID != "u1" || c.Nonce != "n1" || c.Scope != "openid email" {
 		t.Fatalf("redeem: %+v, %v", c, err)
 	}
-	if err := f.p.Issued(ctx, c, provider.Issued{FamilyID: "fam-1", AccessTokenID: "jti-1", AccessExpiresAt: f.clock().Add(time.Minute)}); err != nil {
+	if err := f.p.Issued(ctx, c, op.Issued{FamilyID: "fam-1", AccessTokenID: "jti-1", AccessExpiresAt: f.clock().Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = f.p.Redeem(ctx, code, "app", "https://app.example/cb", verifier)
-	if !errors.Is(err, provider.ErrCodeReplayed) || !errors.Is(err, provider.ErrInvalidGrant) {
+	if !errors.Is(err, op.ErrCodeReplayed) || !errors.Is(err, op.ErrInvalidGrant) {
 		t.Fatalf("replay: %v", err)
 	}
 	if strings.Join(f.rev.families, ",") != "fam-1" || strings.Join(f.rev.jtis, ",") != "jti-1" {
@@ -235,10 +235,10 @@ func TestCodes_ReplayBeforeIssuedRevokesOnRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.p.Redeem(ctx, code, "app", "https://app.example/cb", verifier); !errors.Is(err, provider.ErrCodeReplayed) {
+	if _, err := f.p.Redeem(ctx, code, "app", "https://app.example/cb", verifier); !errors.Is(err, op.ErrCodeReplayed) {
 		t.Fatalf("replay: %v", err)
 	}
-	if err := f.p.Issued(ctx, c, provider.Issued{AccessTokenID: "jti-2", AccessExpiresAt: f.clock().Add(time.Minute)}); !errors.Is(err, provider.ErrCodeReplayed) {
+	if err := f.p.Issued(ctx, c, op.Issued{AccessTokenID: "jti-2", AccessExpiresAt: f.clock().Add(time.Minute)}); !errors.Is(err, op.ErrCodeReplayed) {
 		t.Fatalf("issued after a replay: %v", err)
 	}
 	if strings.Join(f.rev.jtis, ",") != "jti-2" {
@@ -292,7 +292,7 @@ func TestIDTokenAndHint(t *testing.T) {
 	}
 	tampered := idt[:i] + string(flip) + idt[i+1:]
 	for name, raw := range map[string]string{"logout token": lt, "tampered": tampered, "garbage": "a.b.c"} {
-		if _, err := f.p.VerifyHint(ctx, raw); !errors.Is(err, provider.ErrInvalidHint) {
+		if _, err := f.p.VerifyHint(ctx, raw); !errors.Is(err, op.ErrInvalidHint) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -312,22 +312,22 @@ func TestLogoutToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev, _ := cl.Extra["events"].(map[string]any)
-	if _, ok := ev[provider.BackchannelLogoutEvent]; !ok || len(ev) != 1 || cl.Extra["nonce"] != nil ||
-		cl.Subject != "u1" || cl.SessionID != "sid-1" || cl.ExpiresAt.Sub(cl.IssuedAt) != provider.LogoutTokenTTL || cl.ID == "" {
+	if _, ok := ev[op.BackchannelLogoutEvent]; !ok || len(ev) != 1 || cl.Extra["nonce"] != nil ||
+		cl.Subject != "u1" || cl.SessionID != "sid-1" || cl.ExpiresAt.Sub(cl.IssuedAt) != op.LogoutTokenTTL || cl.ID == "" {
 		t.Fatalf("logout token: %+v", cl)
 	}
 }
 
 func TestNew_RefusesBadConfig(t *testing.T) {
 	t.Parallel()
-	if _, err := provider.New(provider.Config{}); err == nil {
+	if _, err := op.New(op.Config{}); err == nil {
 		t.Fatal("empty config accepted")
 	}
 	st := memstore.New(nil)
 	keys, _ := token.NewKeys(token.NewMemKeyStore(), token.KeysConfig{})
 	signer, _ := token.NewIssuer(keys, token.IssuerConfig{Issuer: iss})
-	_, err := provider.New(provider.Config{Issuer: iss, Store: st, Clients: st, Signer: signer, Keys: keys, Revoker: &revoked{},
-		CodeTTL: provider.MaxCodeTTL + time.Second})
+	_, err := op.New(op.Config{Issuer: iss, Store: st, Clients: st, Signer: signer, Keys: keys, Revoker: &revoked{},
+		CodeTTL: op.MaxCodeTTL + time.Second})
 	if err == nil {
 		t.Fatal("a code TTL over 10 minutes accepted")
 	}

@@ -1,4 +1,4 @@
-package server_test
+package app_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/account"
-	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/app"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -17,7 +17,7 @@ import (
 // the session cache counts as a hit.
 func TestMetrics_NearCache(t *testing.T) {
 	ctx := context.Background()
-	app, err := server.Build(ctx, buildConfig(t, map[string]string{}), nil)
+	app, err := app.Build(ctx, buildConfig(t, map[string]string{}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package provider_test
+package op_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/client"
-	"github.com/sessiond/sessiond/oidc/provider"
+	"github.com/sessiond/sessiond/oidc/op"
 	"github.com/sessiond/sessiond/store/memstore"
 	"github.com/sessiond/sessiond/token"
 )
@@ -49,12 +49,12 @@ func TestBackchannel_RemovedClientGetsNoMoreDeliveries(t *testing.T) {
 		t.Fatal(err)
 	}
 	var results []string
-	p, err := provider.New(provider.Config{Issuer: iss, Store: st, Clients: st, Signer: signer, Keys: keys, Revoker: &revoked{},
+	p, err := op.New(op.Config{Issuer: iss, Store: st, Clients: st, Signer: signer, Keys: keys, Revoker: &revoked{},
 		RetryDelays: []time.Duration{0, 0, 0}, OnDelivery: func(r string) { results = append(results, r) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.AddLogin(ctx, &provider.Login{SessionID: "s1", UserID: "u1", ClientID: "rp", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+	if err := st.AddLogin(ctx, &op.Login{SessionID: "s1", UserID: "u1", ClientID: "rp", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.SessionsEnded(ctx, "s1"); err != nil {
