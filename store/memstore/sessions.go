@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessiond/sessiond/mfa"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -23,9 +24,16 @@ type Store struct {
 	clients  clientTables
 	identity identityTables
 	provider providerTables
+
+	// Memory keeps second factors (TOTP, passkeys, recovery codes, TOTP
+	// steps): the Store implements mfa.Store through it.
+	*mfa.Memory
 }
 
-var _ session.Backend = (*Store)(nil)
+var (
+	_ session.Backend = (*Store)(nil)
+	_ mfa.Store       = (*Store)(nil)
+)
 
 // New returns an empty store. now is its clock (nil: time.Now); expiry is
 // judged by it.
@@ -38,6 +46,7 @@ func New(now func() time.Time) *Store {
 		sessions: map[string]*session.Session{},
 		byUser:   map[string]map[string]struct{}{},
 		users:    newUserTables(),
+		Memory:   mfa.NewMemory(),
 	}
 }
 
