@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/token"
 )
 
@@ -132,6 +134,33 @@ func RequireScope(scopes ...string) func(http.Handler) http.Handler {
 	}
 }
 
+// RequireAAL returns middleware that lets a request through only when the
+// claims that Middleware put in its context show level (acr "aal1" or
+// "aal2") with an auth_time no older than maxAge by the Verifier's clock
+// (maxAge 0: any age). Otherwise it answers 401 with error
+// "insufficient_user_authentication" and the RFC 9470 challenge
+// WWW-Authenticate: Bearer error="insufficient_user_authentication",
+// acr_values="aal2", max_age=N; 401 without claims. The client gets a new
+// token after the user steps up. Place it behind Middleware.
+func (v *Verifier) RequireAAL(level session.AAL, maxAge time.Duration) func(http.Handler) http.Handler {
+	challenge := session.StepUpChallenge(level, maxAge)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, ok := ClaimsFromContext(r.Context())
+			if !ok {
+				writeError(w, r, errNoToken, nil)
+				return
+			}
+			if !c.Assurance().Satisfies(level, maxAge, v.now()) {
+				w.Header().Set("WWW-Authenticate", challenge)
+				writeError(w, r, errStepUp, nil)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
 // validScopeToken: 1*( %x21 / %x23-5B / %x5D-7E ) (RFC 6749 §3.3).
 func validScopeToken(s string) bool {
 	if s == "" {
@@ -149,6 +178,7 @@ func validScopeToken(s string) bool {
 var (
 	errNoToken   = errors.New("verifier: no bearer token")
 	errForbidden = errors.New("verifier: insufficient permissions")
+	errStepUp    = errors.New("verifier: insufficient user authentication")
 )
 
 // httpError is one row of the table that maps errors to responses.
@@ -166,6 +196,8 @@ func errorFor(err error) httpError {
 	switch {
 	case errors.Is(err, errNoToken):
 		return httpError{http.StatusUnauthorized, "unauthorized", "a bearer access token is required", "Bearer"}
+	case errors.Is(err, errStepUp):
+		return httpError{http.StatusUnauthorized, "insufficient_user_authentication", "a stronger or more recent authentication is required", ""}
 	case errors.Is(err, errForbidden):
 		return httpError{http.StatusForbidden, "forbidden", "the access token does not grant this request", ""}
 	case errors.Is(err, ErrUnavailable):

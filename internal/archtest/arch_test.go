@@ -21,7 +21,7 @@ var allowed = map[string][]string{
 	"token":             {"session", "github.com/go-jose/go-jose/v4"},
 	"refresh":           {"session"},
 	"client":            {"session"},
-	"verifier":          {"token", "github.com/go-jose/go-jose/v4"},
+	"verifier":          {"token", "session", "github.com/go-jose/go-jose/v4"},
 	"mfa":               {"session", "github.com/pquerna/otp", "github.com/go-webauthn/webauthn/"},
 	"mfa/mfatest":       {"mfa", "github.com/google/go-cmp"},
 	"store/memstore":    {"session", "mfa", "account", "token", "refresh", "ratelimit", "client", "oidc/provider"},
