@@ -83,6 +83,20 @@ func bearerToken(h http.Header) (string, bool) {
 // forbidden otherwise; 401 without claims). Place it behind Middleware.
 func RequireRoles(roles ...string) func(http.Handler) http.Handler {
 	roles = slices.Clone(roles)
+	return guard(func(_ http.Header, c *token.Claims) error {
+		for _, role := range roles {
+			if !slices.Contains(c.Roles, role) {
+				return errForbidden
+			}
+		}
+		return nil
+	})
+}
+
+// guard returns middleware that answers 401 without claims, and otherwise
+// lets the request through when check returns nil; check may set response
+// headers (a challenge) before it returns its error.
+func guard(check func(h http.Header, c *token.Claims) error) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, ok := ClaimsFromContext(r.Context())
@@ -90,11 +104,9 @@ func RequireRoles(roles ...string) func(http.Handler) http.Handler {
 				writeError(w, r, errNoToken, nil)
 				return
 			}
-			for _, role := range roles {
-				if !slices.Contains(c.Roles, role) {
-					writeError(w, r, errForbidden, nil)
-					return
-				}
+			if err := check(w.Header(), c); err != nil {
+				writeError(w, r, err, nil)
+				return
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -114,24 +126,16 @@ func RequireScope(scopes ...string) func(http.Handler) http.Handler {
 	}
 	scopes = slices.Clone(scopes)
 	challenge := `Bearer error="insufficient_scope", scope="` + strings.Join(scopes, " ") + `"`
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, ok := ClaimsFromContext(r.Context())
-			if !ok {
-				writeError(w, r, errNoToken, nil)
-				return
+	return guard(func(h http.Header, c *token.Claims) error {
+		have := strings.Fields(c.Scope)
+		for _, s := range scopes {
+			if !slices.Contains(have, s) {
+				h.Set("WWW-Authenticate", challenge)
+				return errForbidden
 			}
-			have := strings.Fields(c.Scope)
-			for _, s := range scopes {
-				if !slices.Contains(have, s) {
-					w.Header().Set("WWW-Authenticate", challenge)
-					writeError(w, r, errForbidden, nil)
-					return
-				}
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+		}
+		return nil
+	})
 }
 
 // RequireAAL returns middleware that lets a request through only when the
@@ -144,21 +148,13 @@ func RequireScope(scopes ...string) func(http.Handler) http.Handler {
 // token after the user steps up. Place it behind Middleware.
 func (v *Verifier) RequireAAL(level session.AAL, maxAge time.Duration) func(http.Handler) http.Handler {
 	challenge := session.StepUpChallenge(level, maxAge)
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, ok := ClaimsFromContext(r.Context())
-			if !ok {
-				writeError(w, r, errNoToken, nil)
-				return
-			}
-			if !c.Assurance().Satisfies(level, maxAge, v.now()) {
-				w.Header().Set("WWW-Authenticate", challenge)
-				writeError(w, r, errStepUp, nil)
-				return
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+	return guard(func(h http.Header, c *token.Claims) error {
+		if !c.Assurance().Satisfies(level, maxAge, v.now()) {
+			h.Set("WWW-Authenticate", challenge)
+			return errStepUp
+		}
+		return nil
+	})
 }
 
 // validScopeToken: 1*( %x21 / %x23-5B / %x5D-7E ) (RFC 6749 §3.3).
