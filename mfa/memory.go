@@ -1,6 +1,7 @@
 package mfa
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"fmt"
@@ -8,23 +9,174 @@ import (
 	"sync"
 )
 
-// Memory is an in-process StepStore and RecoveryStore, for tests and a single
-// embedded node; nothing survives a restart. The zero value is not usable:
+// Memory is an in-process Store (steps, recovery codes, TOTP credentials,
+// passkeys), for tests and a single embedded node; nothing survives a
+// restart. The zero value is not usable:
 // call NewMemory. It is safe for concurrent use.
 type Memory struct {
 	mu    sync.Mutex
 	steps map[string]int64
 	codes map[string][][]byte
+	totp  map[string]TOTPCredential
+	keys  []PasskeyCredential // in the order added
 }
 
-var (
-	_ StepStore     = (*Memory)(nil)
-	_ RecoveryStore = (*Memory)(nil)
-)
+var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty Memory.
 func NewMemory() *Memory {
-	return &Memory{steps: map[string]int64{}, codes: map[string][][]byte{}}
+	return &Memory{steps: map[string]int64{}, codes: map[string][][]byte{}, totp: map[string]TOTPCredential{}}
+}
+
+// PutTOTP implements TOTPStore.
+func (m *Memory) PutTOTP(ctx context.Context, c TOTPCredential) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mfa: memory: put totp: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.totp[c.UserID] = c.Clone()
+	return nil
+}
+
+// GetTOTP implements TOTPStore.
+func (m *Memory) GetTOTP(ctx context.Context, userID string) (TOTPCredential, error) {
+	if err := ctx.Err(); err != nil {
+		return TOTPCredential{}, fmt.Errorf("mfa: memory: get totp: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.totp[userID]
+	if !ok {
+		return TOTPCredential{}, fmt.Errorf("mfa: memory: get totp: %w", ErrNotFound)
+	}
+	return c.Clone(), nil
+}
+
+// ConfirmTOTP implements TOTPStore.
+func (m *Memory) ConfirmTOTP(ctx context.Context, c TOTPCredential) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("mfa: memory: confirm totp: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.totp[c.UserID]
+	if !ok || !cur.Pending() || subtle.ConstantTimeCompare(cur.Sealed, c.Sealed) != 1 {
+		return false, nil
+	}
+	cur.ConfirmedAt = c.ConfirmedAt
+	m.totp[c.UserID] = cur
+	return true, nil
+}
+
+// DeleteTOTP implements TOTPStore.
+func (m *Memory) DeleteTOTP(ctx context.Context, userID string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mfa: memory: delete totp: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.totp[userID]; !ok {
+		return fmt.Errorf("mfa: memory: delete totp: %w", ErrNotFound)
+	}
+	delete(m.totp, userID)
+	return nil
+}
+
+// AddPasskey implements PasskeyStore.
+func (m *Memory) AddPasskey(ctx context.Context, c PasskeyCredential) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mfa: memory: add passkey: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.passkey(c.ID) >= 0 {
+		return fmt.Errorf("mfa: memory: add passkey: %w", ErrConflict)
+	}
+	m.keys = append(m.keys, c.Clone())
+	return nil
+}
+
+// passkey returns the index of the credential with id, or -1. m.mu is held.
+func (m *Memory) passkey(id []byte) int {
+	return slices.IndexFunc(m.keys, func(k PasskeyCredential) bool { return bytes.Equal(k.ID, id) })
+}
+
+// Passkeys implements PasskeyStore.
+func (m *Memory) Passkeys(ctx context.Context, userID string) ([]PasskeyCredential, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("mfa: memory: passkeys: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []PasskeyCredential{}
+	for _, k := range m.keys {
+		if k.UserID == userID {
+			out = append(out, k.Clone())
+		}
+	}
+	return out, nil
+}
+
+// PasskeyByID implements PasskeyStore.
+func (m *Memory) PasskeyByID(ctx context.Context, id []byte) (PasskeyCredential, error) {
+	if err := ctx.Err(); err != nil {
+		return PasskeyCredential{}, fmt.Errorf("mfa: memory: passkey by id: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := m.passkey(id)
+	if i < 0 {
+		return PasskeyCredential{}, fmt.Errorf("mfa: memory: passkey by id: %w", ErrNotFound)
+	}
+	return m.keys[i].Clone(), nil
+}
+
+// RemovePasskey implements PasskeyStore.
+func (m *Memory) RemovePasskey(ctx context.Context, userID string, id []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mfa: memory: remove passkey: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := m.passkey(id)
+	if i < 0 || m.keys[i].UserID != userID {
+		return fmt.Errorf("mfa: memory: remove passkey: %w", ErrNotFound)
+	}
+	m.keys = slices.Delete(m.keys, i, i+1)
+	return nil
+}
+
+// UsePasskey implements PasskeyStore.
+func (m *Memory) UsePasskey(ctx context.Context, c PasskeyCredential) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mfa: memory: use passkey: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := m.passkey(c.ID)
+	if i < 0 || m.keys[i].UserID != c.UserID {
+		return fmt.Errorf("mfa: memory: use passkey: %w", ErrNotFound)
+	}
+	k := &m.keys[i]
+	if !CounterAccepted(k.SignCount, c.SignCount) {
+		return fmt.Errorf("mfa: memory: use passkey: counter %d after %d: %w", c.SignCount, k.SignCount, ErrClonedAuthenticator)
+	}
+	k.SignCount, k.BackupState, k.LastUsedAt = c.SignCount, c.BackupState, c.LastUsedAt
+	return nil
+}
+
+// DeleteFactors implements FactorEraser.
+func (m *Memory) DeleteFactors(ctx context.Context, userID string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mfa: memory: delete factors: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.totp, userID)
+	delete(m.codes, userID)
+	m.keys = slices.DeleteFunc(m.keys, func(k PasskeyCredential) bool { return k.UserID == userID })
+	return nil
 }
 
 // AdvanceTOTPStep implements StepStore.

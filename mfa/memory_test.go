@@ -7,10 +7,6 @@ import (
 	"github.com/sessiond/sessiond/mfa/mfatest"
 )
 
-func TestMemory_Steps(t *testing.T) {
-	mfatest.RunSteps(t, func(*testing.T) mfa.StepStore { return mfa.NewMemory() })
-}
-
-func TestMemory_RecoveryCodes(t *testing.T) {
-	mfatest.RunRecoveryCodes(t, func(*testing.T) mfa.RecoveryStore { return mfa.NewMemory() })
+func TestMemory_Conformance(t *testing.T) {
+	mfatest.Run(t, func(*testing.T) mfa.Store { return mfa.NewMemory() })
 }

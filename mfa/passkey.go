@@ -104,7 +104,7 @@ func (p PasskeyCredential) Used(got *webauthn.Credential, now time.Time) (Passke
 		return p, errors.New("mfa: passkey used: assertion is for another credential")
 	}
 	n := got.Authenticator.SignCount
-	if got.Authenticator.CloneWarning || (n != 0 || p.SignCount != 0) && n <= p.SignCount {
+	if got.Authenticator.CloneWarning || !CounterAccepted(p.SignCount, n) {
 		return p, fmt.Errorf("mfa: passkey used: counter %d after %d: %w", n, p.SignCount, ErrClonedAuthenticator)
 	}
 	p.SignCount = n

@@ -40,13 +40,19 @@ type Family struct {
 	// Data is the family's mutable JSON session data, DataVersion its version.
 	Data        []byte
 	DataVersion int64
+	// Assurance is how strongly, and when, the user authenticated at the
+	// login that began the family; its access tokens carry it (acr, amr,
+	// auth_time). Every backend stores it; a record written before sessiond
+	// kept it reads as the zero Assurance.
+	Assurance session.Assurance
 }
 
 // Deadline is the earlier of the idle and absolute expiry: the rule of
 // sessions, session.DeadlineOf.
 func (f *Family) Deadline() time.Time { return session.DeadlineOf(f.IdleExpiresAt, f.ExpiresAt) }
 
-// Clone returns a deep copy.
+// Clone returns a deep copy, except for Assurance.AMR, which is shared (see
+// session.Session.Clone).
 func (f *Family) Clone() *Family {
 	c := *f
 	if f.Data != nil {

@@ -85,9 +85,13 @@ func (s *Service) Store() Backend { return s.cfg.Store }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }
 
-// Meta describes the device a family starts on.
+// Meta describes the device a family starts on and how the user
+// authenticated.
 type Meta struct {
 	IP, UserAgent string
+	// Assurance is how strongly the user authenticated at this login. Zero
+	// means one factor (a password), now: session.OneFactor("", now).
+	Assurance session.Assurance
 }
 
 // Pair is what a refresh grants. AccessToken and AccessExpiresAt come from
@@ -111,7 +115,7 @@ func (s *Service) newToken(familyID string, gen int64) (string, *Token, error) {
 }
 
 // Start begins a family for a login and returns it with its first refresh
-// token.
+// token. The family carries meta.Assurance (zero: one factor, now).
 func (s *Service) Start(ctx context.Context, userID, clientID, scope string, meta Meta) (*Family, string, error) {
 	now := s.now()
 	var idb [16]byte
@@ -121,6 +125,10 @@ func (s *Service) Start(ctx context.Context, userID, clientID, scope string, met
 	f := &Family{
 		ID: "f_" + base64.RawURLEncoding.EncodeToString(idb[:]), UserID: userID, ClientID: clientID, Scope: scope,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.TTL), LastUsedAt: now, IP: meta.IP, UserAgent: meta.UserAgent,
+		Assurance: meta.Assurance.Clone(),
+	}
+	if f.Assurance.AAL == 0 {
+		f.Assurance = session.OneFactor("", now)
 	}
 	f.IdleExpiresAt = minTime(now.Add(s.cfg.IdleTTL), f.ExpiresAt)
 	tok, rec, err := s.newToken(f.ID, 0)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/refresh"
+	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memstore"
 )
 
@@ -241,5 +242,38 @@ func TestRevokeClient_EndsFamiliesAndAccessTokens(t *testing.T) {
 	clk.Advance(15*time.Minute + time.Minute + time.Second)
 	if r, _ := svc.ClientRevoked(ctx, "app"); r {
 		t.Fatal("the client's denylist entry outlived its access tokens")
+	}
+}
+
+// TestStart_FamilyCarriesAssurance: a family keeps the assurance of its
+// login through rotations, so the access tokens minted on refresh can carry
+// it; without one it is one factor (a password) at the login.
+func TestStart_FamilyCarriesAssurance(t *testing.T) {
+	svc, clk, _ := setup(t)
+	ctx := context.Background()
+	strong := session.Assurance{}.Add(clk.Now(), session.FactorPassword).Add(clk.Now(), session.FactorOTP)
+	_, tok, err := svc.Start(ctx, "alice", "app", "openid", refresh.Meta{Assurance: strong})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	var minted session.Assurance
+	mint := func(_ context.Context, f *refresh.Family) (string, time.Time, error) {
+		minted = f.Assurance
+		return "access", clk.Now().Add(time.Minute), nil
+	}
+	f, _, err := svc.Refresh(ctx, tok, mint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !minted.Equal(strong) || !f.Assurance.Equal(strong) {
+		t.Fatalf("assurance at refresh: minted %+v, family %+v; want %+v", minted, f.Assurance, strong)
+	}
+	plain, _, err := svc.Start(ctx, "bob", "app", "openid", refresh.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := session.OneFactor("", clk.Now()); !plain.Assurance.Equal(want) || plain.Assurance.AAL != session.AAL1 {
+		t.Fatalf("default assurance %+v, want %+v", plain.Assurance, want)
 	}
 }

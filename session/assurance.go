@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -235,4 +236,29 @@ func (a Assurance) Satisfies(level AAL, maxAge time.Duration, now time.Time) boo
 		return level <= 0 || !at.IsZero()
 	}
 	return !at.IsZero() && now.Sub(at) <= maxAge
+}
+
+// Clone returns a copy of a that shares no memory with it.
+func (a Assurance) Clone() Assurance {
+	a.AMR = slices.Clone(a.AMR)
+	return a
+}
+
+// Equal reports whether a and b are the same assurance (times compared with
+// time.Time.Equal).
+func (a Assurance) Equal(b Assurance) bool {
+	return a.AAL == b.AAL && slices.Equal(a.AMR, b.AMR) && a.AuthTime.Equal(b.AuthTime) && a.AAL2Time.Equal(b.AAL2Time)
+}
+
+// OneFactor is the assurance of a sign-in with one factor at the time at:
+// AAL1 with amr [fed] when method names an upstream sign-in ("oidc:<name>"),
+// [pwd] otherwise. The Manager gives it to sessions created without an
+// assurance and to records stored before sessiond kept one, so that a step-up
+// from them (Add with a one-time code or a key) reaches AAL2.
+func OneFactor(method string, at time.Time) Assurance {
+	f := FactorPassword
+	if strings.HasPrefix(method, "oidc:") {
+		f = FactorFederated(nil)
+	}
+	return Assurance{}.Add(at, f)
 }

@@ -40,11 +40,15 @@ type Config struct {
 	Rand io.Reader
 }
 
-// Meta describes the device a session is created for.
+// Meta describes the device a session is created for and how its holder
+// signed in.
 type Meta struct {
 	IP        string
 	UserAgent string
 	Method    string
+	// Assurance is how strongly the holder authenticated. Zero means one
+	// factor by Method, now: OneFactor(Method, now).
+	Assurance Assurance
 }
 
 // Manager creates, loads, renews and ends sessions on a Backend. It is safe
@@ -96,6 +100,8 @@ func (m *Manager) idleDeadline(lastSeen, expires time.Time) time.Time {
 // Create starts a new session for userID and returns it with its token, which
 // the caller hands to the client (the server keeps only its hash). When
 // MaxPerUser is set, the user's oldest sessions beyond the cap are ended.
+//
+// The session carries meta.Assurance (zero: OneFactor(meta.Method, now)).
 func (m *Manager) Create(ctx context.Context, userID string, meta Meta) (*Session, string, error) {
 	return m.create(ctx, userID, meta, nil, 0, time.Time{})
 }
@@ -122,6 +128,10 @@ func (m *Manager) create(ctx context.Context, userID string, meta Meta, data []b
 		Method:      meta.Method,
 		Data:        data,
 		DataVersion: version,
+		Assurance:   meta.Assurance.Clone(),
+	}
+	if s.Assurance.AAL == 0 {
+		s.Assurance = OneFactor(meta.Method, now)
 	}
 	s.IdleExpiresAt = m.idleDeadline(now, s.ExpiresAt)
 	if err := m.cfg.Store.Create(ctx, s); err != nil {
@@ -179,7 +189,16 @@ func (m *Manager) Load(ctx context.Context, tok string) (*Session, error) {
 		s.LastSeenAt, s.IdleExpiresAt = now, idle
 	}
 	s.CSRFToken = CSRFToken(tok)
+	legacyAssurance(s)
 	return s, nil
+}
+
+// legacyAssurance gives a session stored before sessiond kept assurance (a
+// zero one) the assurance of a one-factor sign-in at its creation.
+func legacyAssurance(s *Session) {
+	if s.Assurance.AAL == 0 {
+		s.Assurance = OneFactor(s.Method, s.CreatedAt)
+	}
 }
 
 // Get returns the session with the public id, without touching it.
@@ -191,6 +210,7 @@ func (m *Manager) Get(ctx context.Context, id string) (*Session, error) {
 	if !s.Valid(m.now()) {
 		return nil, fmt.Errorf("session: get: %w", ErrExpired)
 	}
+	legacyAssurance(s)
 	return s, nil
 }
 
@@ -198,19 +218,42 @@ func (m *Manager) Get(ctx context.Context, id string) (*Session, error) {
 // device and data, and ends s. Call it at every privilege change (password
 // change, role change, step-up) so that a token captured before the change
 // is useless after it.
+//
+// The new session keeps the assurance of s.
 func (m *Manager) Renew(ctx context.Context, s *Session) (*Session, string, error) {
-	meta := Meta{IP: s.IP, UserAgent: s.UserAgent, Method: s.Method}
-	// Re-read so that the newest data and version carry over.
+	return m.replace(ctx, "renew", s, nil, time.Time{})
+}
+
+// Raise records that the holder of s verified factor f now (a step-up, or a
+// second factor after the password) and returns the session that replaces
+// s: a fresh ID and token for the same user, device, data and creation time
+// (the absolute expiry does not move), with the assurance s had plus f
+// (Assurance.Add). s ends. Raising is a privilege change: a token captured
+// before it is useless after it. A session that no longer exists wraps
+// ErrNotFound.
+func (m *Manager) Raise(ctx context.Context, s *Session, f Factor) (*Session, string, error) {
+	return m.replace(ctx, "raise", s, &f, s.CreatedAt)
+}
+
+// replace creates the successor of s (with f added to its assurance when f
+// is not nil, created at created: zero for now) and ends s.
+func (m *Manager) replace(ctx context.Context, op string, s *Session, f *Factor, created time.Time) (*Session, string, error) {
+	// Re-read so that the newest data, version and assurance carry over.
 	cur, err := m.cfg.Store.Get(ctx, s.ID)
 	if err != nil {
-		return nil, "", fmt.Errorf("session: renew: %w", err)
+		return nil, "", fmt.Errorf("session: %s: %w", op, err)
 	}
-	ns, tok, err := m.create(ctx, s.UserID, meta, cur.Data, cur.DataVersion, time.Time{})
+	legacyAssurance(cur)
+	meta := Meta{IP: s.IP, UserAgent: s.UserAgent, Method: s.Method, Assurance: cur.Assurance}
+	if f != nil {
+		meta.Assurance = cur.Assurance.Add(m.now(), *f)
+	}
+	ns, tok, err := m.create(ctx, s.UserID, meta, cur.Data, cur.DataVersion, created)
 	if err != nil {
-		return nil, "", fmt.Errorf("session: renew: %w", err)
+		return nil, "", fmt.Errorf("session: %s: %w", op, err)
 	}
 	if err := m.cfg.Store.Delete(ctx, s.ID); err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, "", fmt.Errorf("session: renew: end old: %w", err)
+		return nil, "", fmt.Errorf("session: %s: end old: %w", op, err)
 	}
 	return ns, tok, nil
 }

@@ -266,6 +266,9 @@ func TestManager_Renew(t *testing.T) {
 	if diff := cmp.Diff(want, session.Session{UserID: got.UserID, IP: got.IP, UserAgent: got.UserAgent, Method: got.Method, Data: got.Data, DataVersion: got.DataVersion}); diff != "" {
 		t.Errorf("renewed session (-want +got):\n%s", diff)
 	}
+	if !got.Assurance.Equal(old.Assurance) || got.Assurance.AAL != session.AAL1 {
+		t.Errorf("renewed assurance = %+v, want %+v", got.Assurance, old.Assurance)
+	}
 }
 
 // TestManager_MergeDataUnderContention: parallel merges of one session's
@@ -329,5 +332,128 @@ func TestManager_MergeDataUnderContention(t *testing.T) {
 	wg.Wait()
 	if won.Load() != 1 {
 		t.Errorf("%d parallel If-Match merges of version %d: %d won, want 1", n, v, won.Load())
+	}
+}
+
+// TestManager_CreateCarriesAssurance: a session is created with the
+// assurance it is given, or, without one, as one factor by its method now;
+// Load reads it back, and a record stored without one (an older sessiond)
+// loads as one factor at its creation.
+func TestManager_CreateCarriesAssurance(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, clk, st := newManager(t, session.Config{})
+	t0 := clk.Now()
+	strong := session.Assurance{}.Add(t0, session.FactorKey(true, true))
+	_, tok, err := m.Create(ctx, "alice", session.Meta{Method: "passkey", Assurance: strong})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Load(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(strong, got.Assurance); diff != "" || got.Assurance.AAL != session.AAL2 {
+		t.Errorf("created with an assurance (-want +got):\n%s", diff)
+	}
+	for method, amr := range map[string]string{"password": "pwd", "oidc:corp": "fed"} {
+		s, _, err := m.Create(ctx, "bob", session.Meta{Method: method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := session.Assurance{AAL: session.AAL1, AMR: []string{amr}, AuthTime: t0}
+		if diff := cmp.Diff(want, s.Assurance); diff != "" {
+			t.Errorf("%s without an assurance (-want +got):\n%s", method, diff)
+		}
+	}
+	legacy := &session.Session{ID: "legacy", Hash: make([]byte, 32), UserID: "carol", Method: "password",
+		CreatedAt: t0.Add(-time.Hour), LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := st.Create(ctx, legacy); err != nil {
+		t.Fatal(err)
+	}
+	got, err = m.Get(ctx, "legacy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (session.Assurance{AAL: session.AAL1, AMR: []string{"pwd"}, AuthTime: legacy.CreatedAt}); !got.Assurance.Equal(want) {
+		t.Errorf("legacy session assurance = %+v, want %+v", got.Assurance, want)
+	}
+}
+
+// TestManager_RaiseIssuesNewID: raising the assurance is a privilege change
+// (SECURITY.md rule 2): the session gets a fresh ID, token and CSRF token
+// carrying the user, device, data, creation time and the raised assurance
+// (aal 2, amr [pwd otp mfa], both times), and the old token is dead. Of a
+// burst of raises of one session, every new session is AAL2 and the old
+// one is gone.
+func TestManager_RaiseIssuesNewID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, clk, _ := newManager(t, session.Config{})
+	t0 := clk.Now()
+	meta := session.Meta{IP: "192.0.2.1", UserAgent: "ua", Method: "password"}
+	old, oldTok, err := m.Create(ctx, "alice", meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.MergeData(ctx, old.ID, []byte(`{"cart":[1]}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	t1 := clk.Now()
+	ns, tok, err := m.Raise(ctx, old, session.FactorOTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns.ID == old.ID || tok == oldTok || ns.CSRFToken == old.CSRFToken {
+		t.Fatal("Raise kept the ID, token or CSRF token")
+	}
+	if _, err := m.Load(ctx, oldTok); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("old token after Raise: err = %v, want ErrNotFound", err)
+	}
+	got, err := m.Load(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := session.Assurance{AAL: session.AAL2, AMR: []string{"pwd", "otp", "mfa"}, AuthTime: t1, AAL2Time: t1}
+	if diff := cmp.Diff(want, got.Assurance); diff != "" {
+		t.Errorf("raised assurance (-want +got):\n%s", diff)
+	}
+	if got.UserID != "alice" || got.IP != meta.IP || got.Method != "password" || string(got.Data) != `{"cart":[1]}` ||
+		!got.CreatedAt.Equal(t0) || !got.ExpiresAt.Equal(old.ExpiresAt) {
+		t.Errorf("raised session lost its user, device, data or lifetime: %+v", got)
+	}
+	if !got.Assurance.Satisfies(session.AAL2, 5*time.Minute, clk.Now()) {
+		t.Error("raised session does not satisfy aal2 within 5 minutes")
+	}
+
+	// A stale step-up is refreshed by another raise, again under a new ID.
+	clk.Advance(time.Hour)
+	again, _, err := m.Raise(ctx, got, session.FactorOTP)
+	if err != nil || again.ID == got.ID || !again.Assurance.AAL2Time.Equal(clk.Now()) {
+		t.Fatalf("second raise: %+v, %v", again, err)
+	}
+
+	var wg sync.WaitGroup
+	var ok atomic.Int64
+	for range 16 {
+		wg.Go(func() {
+			s, _, err := m.Raise(ctx, again, session.FactorOTP)
+			if err == nil {
+				if s.Assurance.AAL != session.AAL2 {
+					t.Errorf("raced raise gave aal %d", s.Assurance.AAL)
+				}
+				ok.Add(1)
+			} else if !errors.Is(err, session.ErrNotFound) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() == 0 {
+		t.Fatal("no raise of the burst succeeded")
+	}
+	if _, err := m.Get(ctx, again.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("raised-from session still there: %v", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 type ctxKey struct{}
@@ -78,4 +80,49 @@ func Require(onError ErrorFunc, next http.Handler) http.Handler {
 // (malformed, unknown, expired) rather than "the store failed".
 func IsAuthFailure(err error) bool {
 	return errors.Is(err, ErrInvalidToken) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrExpired)
+}
+
+// ErrStepUpRequired is what RequireAAL hands its ErrorFunc when the session
+// is below the level asked for, or its authentication at that level is too
+// old.
+var ErrStepUpRequired = errors.New("session: insufficient user authentication")
+
+// StepUpChallenge is the RFC 9470 WWW-Authenticate challenge asking for level
+// within maxAge (maxAge 0: no max_age): Bearer
+// error="insufficient_user_authentication", acr_values="aal2", max_age=600.
+func StepUpChallenge(level AAL, maxAge time.Duration) string {
+	c := `Bearer error="insufficient_user_authentication", acr_values="` + level.ACR() + `"`
+	if maxAge > 0 {
+		c += ", max_age=" + strconv.FormatInt(int64((maxAge+time.Second-1)/time.Second), 10)
+	}
+	return c
+}
+
+// RequireAAL returns middleware that lets a request through only when the
+// session Middleware loaded satisfies level with an authentication at that
+// level no older than maxAge (Assurance.Satisfies; maxAge 0: any age).
+// Otherwise onError (nil: plain text) answers 401 with ErrStepUpRequired,
+// after the WWW-Authenticate header is set to StepUpChallenge(level, maxAge)
+// (RFC 9470); a request without a session gets 401 with ErrNotFound. Place
+// it behind Middleware.
+func (m *Manager) RequireAAL(level AAL, maxAge time.Duration, onError ErrorFunc) func(http.Handler) http.Handler {
+	if onError == nil {
+		onError = defaultError
+	}
+	challenge := StepUpChallenge(level, maxAge)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s, ok := FromContext(r.Context())
+			if !ok {
+				onError(w, r, http.StatusUnauthorized, ErrNotFound)
+				return
+			}
+			if !s.Assurance.Satisfies(level, maxAge, m.now()) {
+				w.Header().Set("WWW-Authenticate", challenge)
+				onError(w, r, http.StatusUnauthorized, ErrStepUpRequired)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }

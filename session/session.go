@@ -54,6 +54,11 @@ type Session struct {
 	// DataVersion its version, bumped by every change.
 	Data        []byte
 	DataVersion int64
+	// Assurance is how strongly, and when, the holder authenticated. Every
+	// backend stores it; a record written before sessiond kept it reads as
+	// the zero Assurance, which the Manager turns into OneFactor(Method,
+	// CreatedAt) when it loads the session.
+	Assurance Assurance
 
 	// CSRFToken is derived from the session token by the Manager when the
 	// session is created or loaded; it is never stored.
@@ -80,7 +85,8 @@ func (s *Session) Valid(now time.Time) bool {
 	return now.Before(s.Deadline())
 }
 
-// Clone returns a deep copy of s.
+// Clone returns a deep copy of s, except for Assurance.AMR, which is shared:
+// Assurance values never change their AMR slice (Add returns a new one).
 func (s *Session) Clone() *Session {
 	c := *s
 	c.Hash = append([]byte(nil), s.Hash...)

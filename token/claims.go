@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sessiond/sessiond/session"
 )
 
 // Claims are the claims of a sessiond token (RFC 9068 access-token profile,
@@ -31,6 +33,13 @@ type Claims struct {
 	Version   int64     // ver: the user's token version; absent means 0
 	Scope     string    // scope: space-separated
 	Act       *Actor    // act: the acting party (RFC 8693 §4.1)
+	// ACR (acr), AMR (amr) and AuthTime (auth_time) say how strongly and
+	// when the user authenticated (OIDC Core §2, RFC 9470): acr "aal1" or
+	// "aal2", amr RFC 8176 values. SetAssurance fills them and Assurance
+	// reads them back.
+	ACR      string    // acr
+	AMR      []string  // amr
+	AuthTime time.Time // auth_time
 	// Extra holds any other claims. Encoding refuses an Extra name that is
 	// one of the names above; decoding puts unknown claims here, numbers as
 	// json.Number.
@@ -78,7 +87,28 @@ func (a *Actor) UnmarshalJSON(data []byte) error {
 var registered = map[string]bool{
 	"iss": true, "sub": true, "aud": true, "exp": true, "iat": true, "nbf": true, "jti": true,
 	"sid": true, "client_id": true, "email": true, "roles": true, "org_id": true, "ver": true,
-	"scope": true, "act": true,
+	"scope": true, "act": true, "acr": true, "amr": true, "auth_time": true,
+}
+
+// SetAssurance puts a in c: acr from its level, amr and auth_time. The zero
+// Assurance clears them.
+func (c *Claims) SetAssurance(a session.Assurance) {
+	c.ACR, c.AMR, c.AuthTime = a.ACR(), a.AMR, a.AuthTime
+}
+
+// Assurance returns what c says of the user's authentication: the level of
+// its acr ("aal1", "aal2"; 0 for none or another value), amr, and
+// auth_time. A token carries no aal2_time: with acr "aal2", AAL2Time is
+// auth_time, the time of the last authentication, which is never before the
+// step-up (so a max-age check on it is never more lenient than on the
+// session).
+func (c Claims) Assurance() session.Assurance {
+	a := session.Assurance{AMR: c.AMR, AuthTime: c.AuthTime}
+	a.AAL, _ = session.ParseACR(c.ACR)
+	if a.AAL >= session.AAL2 {
+		a.AAL2Time = c.AuthTime
+	}
+	return a
 }
 
 // MarshalJSON encodes c with the names in the field comments; zero fields are
@@ -128,6 +158,11 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 	if c.Act != nil {
 		m["act"] = c.Act
 	}
+	setString("acr", c.ACR)
+	if c.AMR != nil {
+		m["amr"] = c.AMR
+	}
+	setTime("auth_time", c.AuthTime)
 	return json.Marshal(m)
 }
 
@@ -176,6 +211,12 @@ func (c *Claims) UnmarshalJSON(data []byte) error {
 		case "act":
 			out.Act = new(Actor)
 			err = out.Act.UnmarshalJSON(raw)
+		case "acr":
+			out.ACR, err = jsonString(raw)
+		case "amr":
+			out.AMR, err = stringArray(raw)
+		case "auth_time":
+			out.AuthTime, err = numericDate(raw)
 		default:
 			var v any
 			dec := json.NewDecoder(bytes.NewReader(raw))

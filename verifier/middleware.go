@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/token"
 )
 
@@ -81,6 +83,20 @@ func bearerToken(h http.Header) (string, bool) {
 // forbidden otherwise; 401 without claims). Place it behind Middleware.
 func RequireRoles(roles ...string) func(http.Handler) http.Handler {
 	roles = slices.Clone(roles)
+	return guard(func(_ http.Header, c *token.Claims) error {
+		for _, role := range roles {
+			if !slices.Contains(c.Roles, role) {
+				return errForbidden
+			}
+		}
+		return nil
+	})
+}
+
+// guard returns middleware that answers 401 without claims, and otherwise
+// lets the request through when check returns nil; check may set response
+// headers (a challenge) before it returns its error.
+func guard(check func(h http.Header, c *token.Claims) error) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, ok := ClaimsFromContext(r.Context())
@@ -88,11 +104,9 @@ func RequireRoles(roles ...string) func(http.Handler) http.Handler {
 				writeError(w, r, errNoToken, nil)
 				return
 			}
-			for _, role := range roles {
-				if !slices.Contains(c.Roles, role) {
-					writeError(w, r, errForbidden, nil)
-					return
-				}
+			if err := check(w.Header(), c); err != nil {
+				writeError(w, r, err, nil)
+				return
 			}
 			next.ServeHTTP(w, r)
 		})
@@ -112,24 +126,35 @@ func RequireScope(scopes ...string) func(http.Handler) http.Handler {
 	}
 	scopes = slices.Clone(scopes)
 	challenge := `Bearer error="insufficient_scope", scope="` + strings.Join(scopes, " ") + `"`
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, ok := ClaimsFromContext(r.Context())
-			if !ok {
-				writeError(w, r, errNoToken, nil)
-				return
+	return guard(func(h http.Header, c *token.Claims) error {
+		have := strings.Fields(c.Scope)
+		for _, s := range scopes {
+			if !slices.Contains(have, s) {
+				h.Set("WWW-Authenticate", challenge)
+				return errForbidden
 			}
-			have := strings.Fields(c.Scope)
-			for _, s := range scopes {
-				if !slices.Contains(have, s) {
-					w.Header().Set("WWW-Authenticate", challenge)
-					writeError(w, r, errForbidden, nil)
-					return
-				}
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
+		}
+		return nil
+	})
+}
+
+// RequireAAL returns middleware that lets a request through only when the
+// claims that Middleware put in its context show level (acr "aal1" or
+// "aal2") with an auth_time no older than maxAge by the Verifier's clock
+// (maxAge 0: any age). Otherwise it answers 401 with error
+// "insufficient_user_authentication" and the RFC 9470 challenge
+// WWW-Authenticate: Bearer error="insufficient_user_authentication",
+// acr_values="aal2", max_age=N; 401 without claims. The client gets a new
+// token after the user steps up. Place it behind Middleware.
+func (v *Verifier) RequireAAL(level session.AAL, maxAge time.Duration) func(http.Handler) http.Handler {
+	challenge := session.StepUpChallenge(level, maxAge)
+	return guard(func(h http.Header, c *token.Claims) error {
+		if !c.Assurance().Satisfies(level, maxAge, v.now()) {
+			h.Set("WWW-Authenticate", challenge)
+			return errStepUp
+		}
+		return nil
+	})
 }
 
 // validScopeToken: 1*( %x21 / %x23-5B / %x5D-7E ) (RFC 6749 §3.3).
@@ -149,6 +174,7 @@ func validScopeToken(s string) bool {
 var (
 	errNoToken   = errors.New("verifier: no bearer token")
 	errForbidden = errors.New("verifier: insufficient permissions")
+	errStepUp    = errors.New("verifier: insufficient user authentication")
 )
 
 // httpError is one row of the table that maps errors to responses.
@@ -166,6 +192,8 @@ func errorFor(err error) httpError {
 	switch {
 	case errors.Is(err, errNoToken):
 		return httpError{http.StatusUnauthorized, "unauthorized", "a bearer access token is required", "Bearer"}
+	case errors.Is(err, errStepUp):
+		return httpError{http.StatusUnauthorized, "insufficient_user_authentication", "a stronger or more recent authentication is required", ""}
 	case errors.Is(err, errForbidden):
 		return httpError{http.StatusForbidden, "forbidden", "the access token does not grant this request", ""}
 	case errors.Is(err, ErrUnavailable):

@@ -76,6 +76,7 @@ type Verifier struct {
 	keys   token.KeySet
 	revoc  RevocationChecker
 	logger *slog.Logger
+	now    func() time.Time
 }
 
 // New returns a Verifier. When neither JWKSURL nor KeySet is set it reads the
@@ -120,7 +121,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verifier: %w", err)
 	}
-	return &Verifier{tv: tv, keys: ks, revoc: cfg.Revocation, logger: cfg.Logger}, nil
+	return &Verifier{tv: tv, keys: ks, revoc: cfg.Revocation, logger: cfg.Logger, now: cfg.Now}, nil
 }
 
 // KeySet returns the key set the Verifier reads: the RemoteKeySet New built,

@@ -55,8 +55,8 @@ func UserClaims(u *account.User, scope string) map[string]any {
 // claims its scope allows. Header typ is "JWT".
 func (p *Provider) IDToken(ctx context.Context, c *Code, u *account.User) (string, error) {
 	uc := UserClaims(u, c.Scope)
-	cl := token.Claims{Subject: u.ID, Audience: []string{c.ClientID}, SessionID: c.SessionID,
-		Extra: map[string]any{"azp": c.ClientID, "auth_time": c.AuthTime.Unix()}}
+	cl := token.Claims{Subject: u.ID, Audience: []string{c.ClientID}, SessionID: c.SessionID, AuthTime: c.AuthTime,
+		Extra: map[string]any{"azp": c.ClientID}}
 	if c.Nonce != "" {
 		cl.Extra["nonce"] = c.Nonce
 	}

@@ -266,7 +266,7 @@ func TestIDTokenAndHint(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cl.Subject != "u1" || cl.SessionID != "sid-1" || cl.Email != "ada@example.com" || cl.Roles != nil ||
-		cl.Extra["nonce"] != "n1" || cl.Extra["azp"] != "app" || cl.Extra["email_verified"] != true || cl.Extra["auth_time"] == nil {
+		cl.Extra["nonce"] != "n1" || cl.Extra["azp"] != "app" || cl.Extra["email_verified"] != true || cl.AuthTime.IsZero() {
 		t.Fatalf("ID token claims: %+v", cl)
 	}
 	h, err := f.p.VerifyHint(ctx, idt)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/account"
+	"github.com/sessiond/sessiond/mfa"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -25,9 +26,16 @@ type Store struct {
 	identity identityTables
 	provider providerTables
 	tokens   map[string]*account.AccountToken // account tokens by hash; see accounttokens.go
+
+	// Memory keeps second factors (TOTP, passkeys, recovery codes, TOTP
+	// steps): the Store implements mfa.Store through it.
+	*mfa.Memory
 }
 
-var _ session.Backend = (*Store)(nil)
+var (
+	_ session.Backend = (*Store)(nil)
+	_ mfa.Store       = (*Store)(nil)
+)
 
 // New returns an empty store. now is its clock (nil: time.Now); expiry is
 // judged by it.
@@ -40,6 +48,7 @@ func New(now func() time.Time) *Store {
 		sessions: map[string]*session.Session{},
 		byUser:   map[string]map[string]struct{}{},
 		users:    newUserTables(),
+		Memory:   mfa.NewMemory(),
 	}
 }
 

@@ -15,28 +15,35 @@ import (
 
 var _ refresh.Backend = (*Store)(nil)
 
-const familyCols = `id, user_id, client_id, scope, created_at, expires_at, last_used_at, idle_expires_at, ip, user_agent, generation, data, data_version`
+const familyCols = `id, user_id, client_id, scope, created_at, expires_at, last_used_at, idle_expires_at, ip, user_agent, generation, data, data_version, aal, amr, auth_time, aal2_time`
 
 // familyColsF is familyCols qualified with the alias f.
 var familyColsF = "f." + strings.ReplaceAll(familyCols, ", ", ", f.")
 
-func familyDest(f *refresh.Family, idle *pgtype.Timestamptz) []any {
-	return []any{&f.ID, &f.UserID, &f.ClientID, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &f.LastUsedAt, idle,
-		&f.IP, &f.UserAgent, &f.Generation, &f.Data, &f.DataVersion}
+// familyScan holds what a family row is scanned into besides the Family.
+type familyScan struct {
+	idle pgtype.Timestamptz
+	a    assuranceCols
 }
 
-func fixFamily(f *refresh.Family, idle pgtype.Timestamptz) {
+func familyDest(f *refresh.Family, x *familyScan) []any {
+	return append([]any{&f.ID, &f.UserID, &f.ClientID, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &f.LastUsedAt, &x.idle,
+		&f.IP, &f.UserAgent, &f.Generation, &f.Data, &f.DataVersion}, x.a.dest()...)
+}
+
+func fixFamily(f *refresh.Family, x *familyScan) {
 	f.CreatedAt, f.ExpiresAt, f.LastUsedAt = f.CreatedAt.UTC(), f.ExpiresAt.UTC(), f.LastUsedAt.UTC()
-	f.IdleExpiresAt = fromNull(idle)
+	f.IdleExpiresAt = fromNull(x.idle)
+	f.Assurance = x.a.assurance()
 }
 
 func scanFamily(row pgx.Row) (*refresh.Family, error) {
 	var f refresh.Family
-	var idle pgtype.Timestamptz
-	if err := row.Scan(familyDest(&f, &idle)...); err != nil {
+	var x familyScan
+	if err := row.Scan(familyDest(&f, &x)...); err != nil {
 		return nil, err
 	}
-	fixFamily(&f, idle)
+	fixFamily(&f, &x)
 	return &f, nil
 }
 
@@ -50,9 +57,9 @@ func (s *Store) CreateFamily(ctx context.Context, f *refresh.Family, first *refr
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 	if _, err := tx.Exec(ctx, `INSERT INTO families (`+familyCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-		f.ID, f.UserID, f.ClientID, f.Scope, f.CreatedAt, f.ExpiresAt, f.LastUsedAt, nullTime(f.IdleExpiresAt),
-		f.IP, f.UserAgent, f.Generation, f.Data, f.DataVersion); err != nil {
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		append([]any{f.ID, f.UserID, f.ClientID, f.Scope, f.CreatedAt, f.ExpiresAt, f.LastUsedAt, nullTime(f.IdleExpiresAt),
+			f.IP, f.UserAgent, f.Generation, f.Data, f.DataVersion}, assuranceArgs(f.Assurance)...)...); err != nil {
 		return wrap(ctx, "create family", err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (id, hash, family_id, generation) VALUES ($1, $2, $3, $4)`,
@@ -70,10 +77,10 @@ func (s *Store) LookupToken(ctx context.Context, id string) (*refresh.Token, *re
 	var t refresh.Token
 	var spent pgtype.Timestamptz
 	var f refresh.Family
-	var idle pgtype.Timestamptz
+	var x familyScan
 	err := s.pool.QueryRow(ctx, `SELECT t.id, t.hash, t.family_id, t.generation, t.spent_at, t.sealed, `+familyColsF+`
 		FROM refresh_tokens t JOIN families f ON f.id = t.family_id WHERE t.id = $1 AND f.deadline > $2`, id, s.now()).
-		Scan(append([]any{&t.ID, &t.Hash, &t.FamilyID, &t.Generation, &spent, &t.Sealed}, familyDest(&f, &idle)...)...)
+		Scan(append([]any{&t.ID, &t.Hash, &t.FamilyID, &t.Generation, &spent, &t.Sealed}, familyDest(&f, &x)...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, fmt.Errorf("pgstore: lookup refresh token: %w", refresh.ErrNotFound)
 	}
@@ -81,7 +88,7 @@ func (s *Store) LookupToken(ctx context.Context, id string) (*refresh.Token, *re
 		return nil, nil, wrap(ctx, "lookup refresh token", err)
 	}
 	t.SpentAt = fromNull(spent)
-	fixFamily(&f, idle)
+	fixFamily(&f, &x)
 	return &t, &f, nil
 }
 

@@ -14,7 +14,7 @@ import (
 
 var _ session.Backend = (*Store)(nil)
 
-const sessionCols = `id, hash, user_id, created_at, last_seen_at, idle_expires_at, expires_at, ip, user_agent, method, data, data_version`
+const sessionCols = `id, hash, user_id, created_at, last_seen_at, idle_expires_at, expires_at, ip, user_agent, method, data, data_version, aal, amr, auth_time, aal2_time`
 
 // nullTime stores the zero time as NULL.
 func nullTime(t time.Time) pgtype.Timestamptz {
@@ -32,15 +32,16 @@ func fromNull(t pgtype.Timestamptz) time.Time {
 // replaced; a live one is ErrConflict.
 func (s *Store) Create(ctx context.Context, ss *session.Session) error {
 	tag, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, user_id = excluded.user_id,
 			created_at = excluded.created_at, last_seen_at = excluded.last_seen_at,
 			idle_expires_at = excluded.idle_expires_at, expires_at = excluded.expires_at,
 			ip = excluded.ip, user_agent = excluded.user_agent, method = excluded.method,
-			data = excluded.data, data_version = excluded.data_version
-		WHERE sessions.deadline <= $13`,
-		ss.ID, ss.Hash, ss.UserID, ss.CreatedAt, ss.LastSeenAt, nullTime(ss.IdleExpiresAt), ss.ExpiresAt,
-		ss.IP, ss.UserAgent, ss.Method, ss.Data, ss.DataVersion, s.now())
+			data = excluded.data, data_version = excluded.data_version, aal = excluded.aal, amr = excluded.amr,
+			auth_time = excluded.auth_time, aal2_time = excluded.aal2_time
+		WHERE sessions.deadline <= $17`,
+		append(append([]any{ss.ID, ss.Hash, ss.UserID, ss.CreatedAt, ss.LastSeenAt, nullTime(ss.IdleExpiresAt), ss.ExpiresAt,
+			ss.IP, ss.UserAgent, ss.Method, ss.Data, ss.DataVersion}, assuranceArgs(ss.Assurance)...), s.now())...)
 	if err != nil {
 		return wrap(ctx, "create session", err)
 	}
@@ -53,10 +54,12 @@ func (s *Store) Create(ctx context.Context, ss *session.Session) error {
 func scanSession(row pgx.Row) (*session.Session, error) {
 	var ss session.Session
 	var idle pgtype.Timestamptz
-	if err := row.Scan(&ss.ID, &ss.Hash, &ss.UserID, &ss.CreatedAt, &ss.LastSeenAt, &idle, &ss.ExpiresAt,
-		&ss.IP, &ss.UserAgent, &ss.Method, &ss.Data, &ss.DataVersion); err != nil {
+	var a assuranceCols
+	if err := row.Scan(append([]any{&ss.ID, &ss.Hash, &ss.UserID, &ss.CreatedAt, &ss.LastSeenAt, &idle, &ss.ExpiresAt,
+		&ss.IP, &ss.UserAgent, &ss.Method, &ss.Data, &ss.DataVersion}, a.dest()...)...); err != nil {
 		return nil, err
 	}
+	ss.Assurance = a.assurance()
 	ss.CreatedAt, ss.LastSeenAt, ss.ExpiresAt = ss.CreatedAt.UTC(), ss.LastSeenAt.UTC(), ss.ExpiresAt.UTC()
 	ss.IdleExpiresAt = fromNull(idle)
 	return &ss, nil

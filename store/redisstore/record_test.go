@@ -24,7 +24,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b) != recordHeader+len("u_1")+32+len("192.0.2.1")+len("ua")+len("password")+len(`{"a":1}`) {
+	if len(b) != recordHeader+len("u_1")+32+len("192.0.2.1")+len("ua")+len("password")+2+assuranceFixed+len(`{"a":1}`) {
 		t.Fatalf("record is %d bytes", len(b))
 	}
 	got, err := decodeRecord(s.ID, string(b))

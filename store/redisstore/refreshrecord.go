@@ -17,7 +17,7 @@ import (
 // the scripts add 1.
 //
 //	off len field
-//	  0   1 format, familyV1
+//	  0   1 format, familyV2 (or familyV1)
 //	  1   8 LastUsedAt, Unix ms, big-endian int64
 //	  9   8 IdleExpiresAt, Unix ms (0: none)
 //	 17   8 ExpiresAt, Unix ms
@@ -29,12 +29,15 @@ import (
 //	 53   2 len(Scope)
 //	 55   2 len(IP)
 //	 57   2 len(UserAgent)
-//	 59   … UserID, ClientID, Scope, IP, UserAgent, then Data to the end
+//	 59   … UserID, ClientID, Scope, IP, UserAgent, the assurance block
+//	        (format 2 only, see appendAssurance), then Data to the end
 //
-// The scripts (scripts.go) depend on this layout: change both together,
-// with a new format byte.
+// Format 1 is format 2 without the assurance block: such a record reads as
+// the zero Assurance. New records are format 2. The scripts (scripts.go)
+// depend on this layout: change both together, with a new format byte.
 const (
 	familyV1        = 1
+	familyV2        = 2
 	offFamGen       = 41
 	offFamUserLen   = 49
 	offFamClientLen = 51
@@ -109,8 +112,8 @@ func encodeFamily(f *refresh.Family) ([]byte, error) {
 	); err != nil {
 		return nil, err
 	}
-	b := make([]byte, familyHeader, familyHeader+len(f.UserID)+len(f.ClientID)+len(f.Scope)+len(f.IP)+len(f.UserAgent)+len(f.Data))
-	b[0] = familyV1
+	b := make([]byte, familyHeader, familyHeader+len(f.UserID)+len(f.ClientID)+len(f.Scope)+len(f.IP)+len(f.UserAgent)+assuranceSize(f.Assurance)+len(f.Data))
+	b[0] = familyV2
 	be := binary.BigEndian
 	be.PutUint64(b[offLastSeen:], uint64(ms(f.LastUsedAt)))
 	be.PutUint64(b[offIdle:], uint64(ms(f.IdleExpiresAt)))
@@ -128,6 +131,10 @@ func encodeFamily(f *refresh.Family) ([]byte, error) {
 	b = append(b, f.Scope...)
 	b = append(b, f.IP...)
 	b = append(b, f.UserAgent...)
+	b, err := appendAssurance(b, f.Assurance)
+	if err != nil {
+		return nil, err
+	}
 	b = append(b, f.Data...)
 	return b, nil
 }
@@ -155,7 +162,7 @@ func splitParts(r string, p int, lens []int, parts []string) (int, bool) {
 // decodeFamily parses a family record stored under id. Strings share r's
 // memory; Data is a copy.
 func decodeFamily(id, r string) (*refresh.Family, error) {
-	if len(r) < familyHeader || r[0] != familyV1 {
+	if len(r) < familyHeader || r[0] != familyV1 && r[0] != familyV2 {
 		return nil, errCorruptFamily
 	}
 	lens := [5]int{u16At(r, offFamUserLen), u16At(r, offFamClientLen), u16At(r, offFamScopeLen), u16At(r, offFamIPLen), u16At(r, offFamUALen)}
@@ -177,6 +184,11 @@ func decodeFamily(id, r string) (*refresh.Family, error) {
 		UserAgent:     parts[4],
 		Generation:    u64At(r, offFamGen),
 		DataVersion:   u64At(r, offVersion),
+	}
+	if r[0] == familyV2 {
+		if f.Assurance, p, ok = readAssurance(r, p); !ok {
+			return nil, errCorruptFamily
+		}
 	}
 	if p < len(r) {
 		f.Data = []byte(r[p:])

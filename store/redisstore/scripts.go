@@ -125,13 +125,15 @@ return {owner(s), dl}
 //	ARGV[4] now, ms
 //
 // Returns -1 when the session is missing or past its deadline, 0 when the
-// version differs, 1 when the data was replaced (expiry unchanged).
+// version differs, 1 when the data was replaced (expiry unchanged). The data
+// starts after the variable fields and, in format 2, the assurance block.
 var setDataScript = newScript(luaRecord + `
 local s = redis.call('GET', KEYS[1])
 if not s or deadline(s) <= tonumber(ARGV[4]) then return -1 end
 if string.sub(s, 26, 33) ~= ARGV[1] then return 0 end
 local off = 51 + struct.unpack('>I2', s, 42) + string.byte(s, 44) + struct.unpack('>I2', s, 45)
   + struct.unpack('>I2', s, 47) + struct.unpack('>I2', s, 49)
+if string.byte(s, 1) == 2 then off = off + 2 + struct.unpack('>I2', s, off) end
 redis.call('SET', KEYS[1], string.sub(s, 1, 25) .. ARGV[2] .. string.sub(s, 34, off - 1) .. ARGV[3], 'KEEPTTL')
 return 1
 `)
@@ -304,6 +306,7 @@ if not s or deadline(s) <= tonumber(ARGV[4]) then return -1 end
 if string.sub(s, 26, 33) ~= ARGV[1] then return 0 end
 local off = 60 + struct.unpack('>I2', s, 50) + struct.unpack('>I2', s, 52) + struct.unpack('>I2', s, 54)
   + struct.unpack('>I2', s, 56) + struct.unpack('>I2', s, 58)
+if string.byte(s, 1) == 2 then off = off + 2 + struct.unpack('>I2', s, off) end
 redis.call('SET', KEYS[1], string.sub(s, 1, 25) .. ARGV[2] .. string.sub(s, 34, off - 1) .. ARGV[3], 'KEEPTTL')
 return 1
 `)

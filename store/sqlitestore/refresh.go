@@ -13,16 +13,31 @@ import (
 
 var _ refresh.Backend = (*Store)(nil)
 
-const familyCols = `id, user_id, client_id, scope, created_at, expires_at, last_used_at, idle_expires_at, ip, user_agent, generation, data, data_version`
+const familyCols = `id, user_id, client_id, scope, created_at, expires_at, last_used_at, idle_expires_at, ip, user_agent, generation, data, data_version, aal, amr, auth_time, aal2_time`
+
+// familyScan holds what a family row is scanned into besides the Family.
+type familyScan struct {
+	created, exp, used, idle int64
+	a                        assuranceCols
+}
+
+func familyDest(f *refresh.Family, x *familyScan) []any {
+	return []any{&f.ID, &f.UserID, &f.ClientID, &f.Scope, &x.created, &x.exp, &x.used, &x.idle, &f.IP, &f.UserAgent,
+		&f.Generation, &f.Data, &f.DataVersion, &x.a.aal, &x.a.amr, &x.a.authTime, &x.a.aal2Time}
+}
+
+func fixFamily(f *refresh.Family, x *familyScan) {
+	f.CreatedAt, f.ExpiresAt, f.LastUsedAt, f.IdleExpiresAt = fromMS(x.created), fromMS(x.exp), fromMS(x.used), fromMS(x.idle)
+	f.Assurance = x.a.assurance()
+}
 
 func scanFamily(row scanner) (*refresh.Family, error) {
 	var f refresh.Family
-	var created, exp, used, idle int64
-	if err := row.Scan(&f.ID, &f.UserID, &f.ClientID, &f.Scope, &created, &exp, &used, &idle, &f.IP, &f.UserAgent,
-		&f.Generation, &f.Data, &f.DataVersion); err != nil {
+	var x familyScan
+	if err := row.Scan(familyDest(&f, &x)...); err != nil {
 		return nil, err
 	}
-	f.CreatedAt, f.ExpiresAt, f.LastUsedAt, f.IdleExpiresAt = fromMS(created), fromMS(exp), fromMS(used), fromMS(idle)
+	fixFamily(&f, &x)
 	return &f, nil
 }
 
@@ -33,9 +48,10 @@ func (s *Store) CreateFamily(ctx context.Context, f *refresh.Family, first *refr
 		return fmt.Errorf("sqlitestore: create family: %w", err)
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `INSERT INTO families (`+familyCols+`, deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO families (`+familyCols+`, deadline) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.UserID, f.ClientID, f.Scope, ms(f.CreatedAt), ms(f.ExpiresAt), ms(f.LastUsedAt), ms(f.IdleExpiresAt),
-		f.IP, f.UserAgent, f.Generation, f.Data, f.DataVersion, ms(f.Deadline()))
+		f.IP, f.UserAgent, f.Generation, f.Data, f.DataVersion, int(f.Assurance.AAL), joinAMR(f.Assurance.AMR),
+		ms(f.Assurance.AuthTime), ms(f.Assurance.AAL2Time), ms(f.Deadline()))
 	if isUnique(err) || err != nil && strings.Contains(err.Error(), "PRIMARY KEY") {
 		return fmt.Errorf("sqlitestore: create family: %w", refresh.ErrConflict)
 	}
@@ -60,9 +76,8 @@ func (s *Store) LookupToken(ctx context.Context, id string) (*refresh.Token, *re
 	var t refresh.Token
 	var spent int64
 	var f refresh.Family
-	var created, exp, used, idle int64
-	err := row.Scan(&t.ID, &t.Hash, &t.FamilyID, &t.Generation, &spent, &t.Sealed,
-		&f.ID, &f.UserID, &f.ClientID, &f.Scope, &created, &exp, &used, &idle, &f.IP, &f.UserAgent, &f.Generation, &f.Data, &f.DataVersion)
+	var x familyScan
+	err := row.Scan(append([]any{&t.ID, &t.Hash, &t.FamilyID, &t.Generation, &spent, &t.Sealed}, familyDest(&f, &x)...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, fmt.Errorf("sqlitestore: lookup refresh token: %w", refresh.ErrNotFound)
 	}
@@ -70,7 +85,7 @@ func (s *Store) LookupToken(ctx context.Context, id string) (*refresh.Token, *re
 		return nil, nil, fmt.Errorf("sqlitestore: lookup refresh token: %w", err)
 	}
 	t.SpentAt = fromMS(spent)
-	f.CreatedAt, f.ExpiresAt, f.LastUsedAt, f.IdleExpiresAt = fromMS(created), fromMS(exp), fromMS(used), fromMS(idle)
+	fixFamily(&f, &x)
 	return &t, &f, nil
 }
 

@@ -12,7 +12,7 @@ import (
 
 var _ session.Backend = (*Store)(nil)
 
-const sessionCols = `id, hash, user_id, created_at, last_seen_at, idle_expires_at, expires_at, ip, user_agent, method, data, data_version`
+const sessionCols = `id, hash, user_id, created_at, last_seen_at, idle_expires_at, expires_at, ip, user_agent, method, data, data_version, aal, amr, auth_time, aal2_time`
 
 func deadline(s *session.Session) int64 { return ms(s.Deadline()) }
 
@@ -20,15 +20,17 @@ func deadline(s *session.Session) int64 { return ms(s.Deadline()) }
 // replaced; a live one is ErrConflict.
 func (s *Store) Create(ctx context.Context, ss *session.Session) error {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`, deadline)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET hash = excluded.hash, user_id = excluded.user_id,
 			created_at = excluded.created_at, last_seen_at = excluded.last_seen_at,
 			idle_expires_at = excluded.idle_expires_at, expires_at = excluded.expires_at,
 			ip = excluded.ip, user_agent = excluded.user_agent, method = excluded.method,
-			data = excluded.data, data_version = excluded.data_version, deadline = excluded.deadline
+			data = excluded.data, data_version = excluded.data_version, aal = excluded.aal, amr = excluded.amr,
+			auth_time = excluded.auth_time, aal2_time = excluded.aal2_time, deadline = excluded.deadline
 		WHERE sessions.deadline <= ?`,
 		ss.ID, ss.Hash, ss.UserID, ms(ss.CreatedAt), ms(ss.LastSeenAt), ms(ss.IdleExpiresAt), ms(ss.ExpiresAt),
-		ss.IP, ss.UserAgent, ss.Method, ss.Data, ss.DataVersion, deadline(ss), ms(s.now()))
+		ss.IP, ss.UserAgent, ss.Method, ss.Data, ss.DataVersion, int(ss.Assurance.AAL), joinAMR(ss.Assurance.AMR),
+		ms(ss.Assurance.AuthTime), ms(ss.Assurance.AAL2Time), deadline(ss), ms(s.now()))
 	if err != nil {
 		return fmt.Errorf("sqlitestore: create session: %w", err)
 	}
@@ -43,11 +45,13 @@ type scanner interface{ Scan(...any) error }
 func scanSession(row scanner) (*session.Session, error) {
 	var ss session.Session
 	var created, seen, idle, exp int64
+	var a assuranceCols
 	if err := row.Scan(&ss.ID, &ss.Hash, &ss.UserID, &created, &seen, &idle, &exp, &ss.IP, &ss.UserAgent,
-		&ss.Method, &ss.Data, &ss.DataVersion); err != nil {
+		&ss.Method, &ss.Data, &ss.DataVersion, &a.aal, &a.amr, &a.authTime, &a.aal2Time); err != nil {
 		return nil, err
 	}
 	ss.CreatedAt, ss.LastSeenAt, ss.IdleExpiresAt, ss.ExpiresAt = fromMS(created), fromMS(seen), fromMS(idle), fromMS(exp)
+	ss.Assurance = a.assurance()
 	return &ss, nil
 }
 

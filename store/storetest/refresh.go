@@ -15,12 +15,13 @@ import (
 )
 
 // NewFamily returns a family for userID created at now, living ttl, and its
-// first token record.
+// first token record. It carries StepUpAssurance(now).
 func NewFamily(t testing.TB, userID string, now time.Time, ttl time.Duration) (*refresh.Family, *refresh.Token) {
 	t.Helper()
 	now = now.UTC().Truncate(time.Millisecond)
 	f := &refresh.Family{ID: uniq("f"), UserID: userID, ClientID: "app", Scope: "openid", CreatedAt: now,
-		ExpiresAt: now.Add(ttl), LastUsedAt: now, IdleExpiresAt: now.Add(ttl), IP: "192.0.2.1", UserAgent: "storetest"}
+		ExpiresAt: now.Add(ttl), LastUsedAt: now, IdleExpiresAt: now.Add(ttl), IP: "192.0.2.1", UserAgent: "storetest",
+		Assurance: StepUpAssurance(now)}
 	return f, NewRefreshToken(t, f.ID, 0)
 }
 
@@ -85,6 +86,41 @@ func RunRefresh(t *testing.T, newStore func(t *testing.T) refresh.Backend) {
 		}
 		if d := cmp.Diff(next, live, equateEmpty); d != "" {
 			t.Fatalf("successor (-want +got):\n%s", d)
+		}
+	})
+
+	t.Run("FamilyAssuranceRoundTrip", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t)
+		f, first := NewFamily(t, uniq("u"), now, time.Hour)
+		want := session.Assurance{AAL: session.AAL2, AMR: []string{"pwd", "otp", "mfa"},
+			AuthTime: f.CreatedAt.Add(time.Minute), AAL2Time: f.CreatedAt.Add(time.Minute)}
+		if err := st.CreateFamily(ctx, f, first); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.SetFamilyData(ctx, f.ID, []byte(`{"k":1}`), 0); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.GetFamily(ctx, f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want, got.Assurance); d != "" {
+			t.Fatalf("family assurance after a data change (-want +got):\n%s", d)
+		}
+		list, err := st.Families(ctx, f.UserID)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("families: %v, %v", list, err)
+		}
+		if d := cmp.Diff(want, list[0].Assurance); d != "" {
+			t.Fatalf("listed family assurance (-want +got):\n%s", d)
+		}
+		nf, err := st.Rotate(ctx, first.ID, NewRefreshToken(t, f.ID, 1), nil, f.CreatedAt.Add(time.Second), f.CreatedAt.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want, nf.Assurance); d != "" {
+			t.Fatalf("family assurance after rotate (-want +got):\n%s", d)
 		}
 	})
 

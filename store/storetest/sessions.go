@@ -16,7 +16,8 @@ import (
 
 // NewSession returns a fresh, valid session for userID, created now and
 // expiring after ttl, with times truncated to the millisecond as the Manager
-// stores them.
+// stores them. It carries StepUpAssurance(now), so every round trip in the
+// suite checks that the assurance survives.
 func NewSession(t testing.TB, userID string, now time.Time, ttl time.Duration) *session.Session {
 	t.Helper()
 	tok, err := session.NewToken(nil)
@@ -36,7 +37,16 @@ func NewSession(t testing.TB, userID string, now time.Time, ttl time.Duration) *
 		IP:            "192.0.2.1",
 		UserAgent:     "storetest/1.0",
 		Method:        "password",
+		Assurance:     StepUpAssurance(now),
 	}
+}
+
+// StepUpAssurance is the assurance of a password sign-in at now followed by
+// a one-time code a minute later: aal 2, amr [pwd otp mfa], auth_time and
+// aal2_time both set (to the millisecond).
+func StepUpAssurance(now time.Time) session.Assurance {
+	now = now.UTC().Truncate(time.Millisecond)
+	return session.Assurance{}.Add(now, session.FactorPassword).Add(now.Add(time.Minute), session.FactorOTP)
 }
 
 // equalSession compares every field of a stored session (times with Equal,
@@ -81,6 +91,39 @@ func RunSessions(t *testing.T, newStore func(t *testing.T) session.Backend) {
 		if err := st.Delete(ctx, s.ID); !errors.Is(err, session.ErrNotFound) {
 			t.Fatalf("second delete: want ErrNotFound, got %v", err)
 		}
+	})
+
+	t.Run("AssuranceRoundTrip", func(t *testing.T) {
+		t.Parallel()
+		st := newStore(t)
+		s := NewSession(t, uniq("u"), time.Now(), time.Hour)
+		want := session.Assurance{AAL: session.AAL2, AMR: []string{"pwd", "otp", "mfa"},
+			AuthTime: s.CreatedAt.Add(time.Minute), AAL2Time: s.CreatedAt.Add(time.Minute)}
+		if d := cmp.Diff(want, s.Assurance); d != "" {
+			t.Fatalf("StepUpAssurance (-want +got):\n%s", d)
+		}
+		if err := st.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Get(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		equalSession(t, got, s)
+		list, err := st.ListByUser(ctx, s.UserID)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("list: %v, %v", list, err)
+		}
+		equalSession(t, list[0], s)
+		one := NewSession(t, uniq("u"), time.Now(), time.Hour)
+		one.Assurance = session.OneFactor("oidc:corp", one.CreatedAt)
+		if err := st.Create(ctx, one); err != nil {
+			t.Fatal(err)
+		}
+		if got, err = st.Get(ctx, one.ID); err != nil {
+			t.Fatal(err)
+		}
+		equalSession(t, got, one)
 	})
 
 	t.Run("GetUnknown", func(t *testing.T) {
