@@ -85,7 +85,9 @@ test('log in through the form, with the keyboard', { skip }, async () => {
 
   // Keyboard only: the form has focus where it should and Enter submits.
   await page.goto(`${BASE}/login?return_to=%2Faccount`);
-  assert.equal(await page.evaluate(() => document.activeElement?.id), 'email');
+  // Chromium applies autofocus at a rendering update after load: wait for it
+  // (fails after the timeout if the field is never focused).
+  await page.waitForFunction(() => document.activeElement?.id === 'email', null, { timeout: 10000 });
   await page.keyboard.type(email('login'));
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'password');
