@@ -30,6 +30,8 @@ type BearerIdentity struct {
 	Scope     string
 	ExpiresAt int64
 	IssuedAt  int64
+	// Assurance is what the token's acr, amr and auth_time say.
+	Assurance session.Assurance
 }
 
 // sessionID is the cookie session, or the bearer token's sid.

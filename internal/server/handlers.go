@@ -74,7 +74,7 @@ func (s *api) handleLogin(w http.ResponseWriter, r *http.Request) {
 	s.sessions.SetCookie(w, r, sess, tok)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"user":       viewUser(u),
-		"session":    currentSessionView{ID: sess.ID, Via: "cookie", CreatedAt: rfc3339(sess.CreatedAt), ExpiresAt: rfc3339(sess.ExpiresAt)},
+		"session":    viewCurrent(sess),
 		"csrf_token": sess.CSRFToken,
 	})
 }
@@ -114,10 +114,10 @@ func (s *api) handleWhoami(w http.ResponseWriter, r *http.Request, id *identity)
 	out := map[string]any{"user": viewUser(id.User)}
 	switch {
 	case id.Session != nil:
-		out["session"] = currentSessionView{ID: id.Session.ID, Via: "cookie", CreatedAt: rfc3339(id.Session.CreatedAt), ExpiresAt: rfc3339(id.Session.ExpiresAt)}
+		out["session"] = viewCurrent(id.Session)
 		out["csrf_token"] = id.Session.CSRFToken
 	case id.Bearer != nil:
-		out["session"] = currentSessionView{ID: id.Bearer.SessionID, Via: "bearer", CreatedAt: unixRFC3339(id.Bearer.IssuedAt), ExpiresAt: unixRFC3339(id.Bearer.ExpiresAt)}
+		out["session"] = currentSessionView{ID: id.Bearer.SessionID, Via: "bearer", CreatedAt: unixRFC3339(id.Bearer.IssuedAt), ExpiresAt: unixRFC3339(id.Bearer.ExpiresAt)}.with(id.Bearer.Assurance)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
