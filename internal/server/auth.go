@@ -101,6 +101,11 @@ func (s *authn) authenticate(r *http.Request) (*identity, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.mfa != nil {
+		if err := s.mfa.gate(r, sess); err != nil {
+			return nil, err
+		}
+	}
 	return &identity{User: u, Session: sess, Via: "cookie"}, nil
 }
 

@@ -247,6 +247,17 @@ func (s *oauthServer) grantPassword(r *http.Request, form url.Values, cl *client
 	if err != nil {
 		return tokenResponse{}, err
 	}
+	if s.mfa != nil {
+		factors, err := s.mfa.methods(ctx, u.ID)
+		if err != nil {
+			return tokenResponse{}, err
+		}
+		if len(factors) > 0 {
+			s.metrics.logins.WithLabelValues("mfa_required").Inc()
+			return tokenResponse{}, oauthErr(http.StatusBadRequest, "mfa_required",
+				"this user signs in with a second factor: use the browser login or the authorization code flow")
+		}
+	}
 	t := s.tokens
 	scope := form.Get("scope")
 	fam, rt, err := t.Refresh.Start(ctx, u.ID, cl.ID, scope, refresh.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512),
