@@ -1,12 +1,7 @@
 package server_test
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
-	"encoding/base32"
-	"encoding/binary"
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -16,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/mfa"
 	"github.com/sessiond/sessiond/token"
 )
@@ -32,20 +28,15 @@ func testMFA(t *testing.T, st mfa.Store, now func() time.Time) *server.MFA {
 	return &server.MFA{Store: st, Sealer: sealer, Issuer: "sessiond test", Now: now}
 }
 
-// authenticatorCode is an RFC 6238 code (SHA-1, 6 digits, 30 s) computed
-// here with crypto/hmac, independently of the server's library.
+// authenticatorCode is an RFC 6238 code computed independently of the
+// server's TOTP library (testenv.TOTPCode: crypto/hmac).
 func authenticatorCode(t *testing.T, secret string, at time.Time) string {
 	t.Helper()
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(secret))
+	c, err := testenv.TOTPCode(secret, at)
 	if err != nil {
-		t.Fatalf("secret %q is not base32: %v", secret, err)
+		t.Fatal(err)
 	}
-	mac := hmac.New(sha1.New, key)
-	_ = binary.Write(mac, binary.BigEndian, uint64(at.Unix()/30))
-	sum := mac.Sum(nil)
-	off := sum[len(sum)-1] & 0x0f
-	v := binary.BigEndian.Uint32(sum[off:off+4]) & 0x7fffffff
-	return fmt.Sprintf("%06d", v%1_000_000)
+	return c
 }
 
 // enrolTOTP signs c in as email, enrols and confirms an authenticator and
