@@ -64,12 +64,10 @@ func (s *api) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var factors []string
-	if s.mfa != nil {
-		if factors, err = s.mfa.methods(ctx, u.ID); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
+	factors, err := s.factorsOf(ctx, u.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	method := "password"
 	if len(factors) > 0 {

@@ -207,6 +207,14 @@ func (s *mfaAPI) stepUp(r *http.Request, id *identity) error {
 	return errStepUpRequired
 }
 
+// factorsOf is b.mfa.methods when second factors are on; none otherwise.
+func (b *base) factorsOf(ctx context.Context, userID string) ([]string, error) {
+	if b.mfa == nil {
+		return nil, nil
+	}
+	return b.mfa.methods(ctx, userID)
+}
+
 // stepUpFor is b.mfa.stepUp when second factors are on; nil otherwise.
 func (b *base) stepUpFor(r *http.Request, id *identity) error {
 	if b.mfa == nil {

@@ -246,3 +246,15 @@ func TestMFA_StepUpForSensitiveOperations(t *testing.T) {
 		t.Fatalf("login after removing the factor: %s", r.body)
 	}
 }
+
+// The login form has no second-factor step yet: it must not hand out a
+// session that skipped the factor.
+func TestMFA_LoginFormDoesNotSkipTheFactor(t *testing.T) {
+	t.Parallel()
+	e, _, _ := mfaEnv(t, envOptions{})
+	c := e.client()
+	r := c.formLogin("a@example.com", pw)
+	if r.StatusCode != 401 || setCookieHeader(r) != "" || c.cookie() != nil {
+		t.Fatalf("form login of a user with a factor: %d, Set-Cookie %q", r.StatusCode, setCookieHeader(r))
+	}
+}

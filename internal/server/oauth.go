@@ -247,16 +247,13 @@ func (s *oauthServer) grantPassword(r *http.Request, form url.Values, cl *client
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	if s.mfa != nil {
-		factors, err := s.mfa.methods(ctx, u.ID)
+	if factors, err := s.factorsOf(ctx, u.ID); err != nil || len(factors) > 0 {
 		if err != nil {
 			return tokenResponse{}, err
 		}
-		if len(factors) > 0 {
-			s.metrics.logins.WithLabelValues("mfa_required").Inc()
-			return tokenResponse{}, oauthErr(http.StatusBadRequest, "mfa_required",
-				"this user signs in with a second factor: use the browser login or the authorization code flow")
-		}
+		s.metrics.logins.WithLabelValues("mfa_required").Inc()
+		return tokenResponse{}, oauthErr(http.StatusBadRequest, "mfa_required",
+			"this user signs in with a second factor: use the browser login or the authorization code flow")
 	}
 	t := s.tokens
 	scope := form.Get("scope")
