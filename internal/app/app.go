@@ -118,7 +118,13 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 		app.Close()
 		return nil, err
 	}
+	mfaOpt, err := buildMFA(cfg, stores)
+	if err != nil {
+		app.Close()
+		return nil, err
+	}
 	srv, err = server.New(server.Options{
+		MFA:      mfaOpt,
 		OIDC:     sso,
 		Provider: buildProvider(stores, tokens),
 		Gateway:  gw,

@@ -80,6 +80,8 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// Admin is admin.*: operator switches.
 	Admin Admin `yaml:"admin"`
+	// MFA is mfa.*: second factors.
+	MFA MFA `yaml:"mfa"`
 	// Branding is branding.*: the look of the HTML pages.
 	Branding Branding `yaml:"branding"`
 }
@@ -391,6 +393,14 @@ type HTTP struct {
 type Admin struct {
 	// Pprof serves net/http/pprof under /debug/pprof/ to admins. Default false.
 	Pprof bool `yaml:"pprof"`
+}
+
+// MFA configures second factors (authenticator apps, recovery codes).
+type MFA struct {
+	// ReauthWindow is how recent a second factor must be, for a user who has
+	// one, to remove a factor, get new recovery codes, change the password
+	// or sign out everywhere. Default 10m.
+	ReauthWindow Duration `yaml:"reauth_window" default:"10m"`
 }
 
 // Branding styles the HTML pages.

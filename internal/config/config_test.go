@@ -88,6 +88,7 @@ func wantDefaults() Config {
 			ReadHeaderTimeout: d("5s"), ReadTimeout: d("15s"), WriteTimeout: d("30s"), IdleTimeout: d("120s"),
 			MaxHeaderBytes: 16384, ShutdownTimeout: d("15s"),
 		},
+		MFA:      MFA{ReauthWindow: d("10m")},
 		Branding: Branding{Name: "sessiond"},
 	}
 }
@@ -196,6 +197,8 @@ http:
   shutdown_timeout: 5s
 admin:
   pprof: true
+mfa:
+  reauth_window: 5m
 branding:
   name: Example Login
   logo_url: /static/logo.svg
@@ -244,6 +247,7 @@ func TestLoadFile(t *testing.T) {
 			MaxHeaderBytes: 8192, ShutdownTimeout: d("5s"),
 		},
 		Admin:    Admin{Pprof: true},
+		MFA:      MFA{ReauthWindow: d("5m")},
 		Branding: Branding{Name: "Example Login", LogoURL: "/static/logo.svg", PrimaryColor: "#1A73E8"},
 	}
 	if diff := cmp.Diff(want, *c, cmpOpts); diff != "" {

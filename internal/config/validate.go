@@ -46,6 +46,7 @@ func validate(c *Config, report func(key, msg string)) {
 	v.tls(c)
 	v.http(c)
 	v.branding(c)
+	v.positive("mfa.reauth_window", c.MFA.ReauthWindow)
 }
 
 type validator struct {

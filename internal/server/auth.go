@@ -30,6 +30,8 @@ type BearerIdentity struct {
 	Scope     string
 	ExpiresAt int64
 	IssuedAt  int64
+	// Assurance is what the token's acr, amr and auth_time say.
+	Assurance session.Assurance
 }
 
 // sessionID is the cookie session, or the bearer token's sid.
@@ -98,6 +100,11 @@ func (s *authn) authenticate(r *http.Request) (*identity, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if s.mfa != nil {
+		if err := s.mfa.gate(r, sess); err != nil {
+			return nil, err
+		}
 	}
 	return &identity{User: u, Session: sess, Via: "cookie"}, nil
 }

@@ -24,6 +24,9 @@ type base struct {
 	proxies trustedProxies
 	// allowedHosts are the hosts a return address may name besides origin.
 	allowedHosts []string
+	// mfa is the second-factor room (mfa.go); nil when second factors are
+	// off.
+	mfa secondFactors
 }
 
 // audit records a security event with the request's ID and client address.

@@ -61,6 +61,8 @@ type envOptions struct {
 	noTokens  bool
 	pprof     bool
 	clients   ClientStoreForTest
+	// mfa turns on second factors (server.MFA on the memory store).
+	mfa bool
 	// users wraps the user store the account service sees.
 	users func(account.Store) account.Store
 }
@@ -123,8 +125,12 @@ func newEnv(t *testing.T, opt envOptions) *env {
 	if !opt.noTokens {
 		tokens = newTokens(t, st, clk, opt.clients)
 	}
+	var mfaOpt *server.MFA
+	if opt.mfa {
+		mfaOpt = testMFA(t, st, clk.Now)
+	}
 	s, err := server.New(server.Options{Sessions: mgr, Accounts: acc, Users: st, Ready: opt.ready,
-		Log: log, Audit: log, AccessLog: log != nil, TrustedProxies: opt.trusted, Tokens: tokens, Pprof: opt.pprof})
+		Log: log, Audit: log, AccessLog: log != nil, TrustedProxies: opt.trusted, Tokens: tokens, Pprof: opt.pprof, MFA: mfaOpt})
 	if err != nil {
 		t.Fatal(err)
 	}

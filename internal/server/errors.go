@@ -30,6 +30,8 @@ const (
 	codeTooLarge           = "payload_too_large"
 	codeUnavailable        = "unavailable"
 	codeMethodNotAllowed   = "method_not_allowed"
+	codeMFARequired        = "mfa_required"
+	codeStepUpRequired     = "step_up_required"
 )
 
 // statusOf is the one table from error code to HTTP status.
@@ -46,6 +48,8 @@ var statusOf = map[string]int{
 	codeTooLarge:           http.StatusRequestEntityTooLarge,
 	codeUnavailable:        http.StatusServiceUnavailable,
 	codeMethodNotAllowed:   http.StatusMethodNotAllowed,
+	codeMFARequired:        http.StatusUnauthorized,
+	codeStepUpRequired:     http.StatusUnauthorized,
 }
 
 // apiError is an error with a contract code and a message safe for clients.

@@ -64,9 +64,26 @@ func (s *api) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	sess, tok, err := s.sessions.Create(ctx, u.ID, session.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512), Method: "password"})
+	factors, err := s.factorsOf(ctx, u.ID)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	method := "password"
+	if len(factors) > 0 {
+		method = methodPasswordMFA // a half-finished login: see mfa.go
+	}
+	sess, tok, err := s.sessions.Create(ctx, u.ID, session.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512), Method: method})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if len(factors) > 0 {
+		s.metrics.logins.WithLabelValues("mfa_required").Inc()
+		s.audit(r, "login.mfa_required", slog.String("user_id", u.ID), slog.String("session_id", sess.ID))
+		s.sessions.SetCookie(w, r, sess, tok)
+		writeJSON(w, http.StatusOK, map[string]any{"mfa_required": true, "methods": factors,
+			"session": viewCurrent(sess), "csrf_token": sess.CSRFToken})
 		return
 	}
 	s.metrics.logins.WithLabelValues("success").Inc()
@@ -74,7 +91,7 @@ func (s *api) handleLogin(w http.ResponseWriter, r *http.Request) {
 	s.sessions.SetCookie(w, r, sess, tok)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"user":       viewUser(u),
-		"session":    currentSessionView{ID: sess.ID, Via: "cookie", CreatedAt: rfc3339(sess.CreatedAt), ExpiresAt: rfc3339(sess.ExpiresAt)},
+		"session":    viewCurrent(sess),
 		"csrf_token": sess.CSRFToken,
 	})
 }
@@ -114,10 +131,10 @@ func (s *api) handleWhoami(w http.ResponseWriter, r *http.Request, id *identity)
 	out := map[string]any{"user": viewUser(id.User)}
 	switch {
 	case id.Session != nil:
-		out["session"] = currentSessionView{ID: id.Session.ID, Via: "cookie", CreatedAt: rfc3339(id.Session.CreatedAt), ExpiresAt: rfc3339(id.Session.ExpiresAt)}
+		out["session"] = viewCurrent(id.Session)
 		out["csrf_token"] = id.Session.CSRFToken
 	case id.Bearer != nil:
-		out["session"] = currentSessionView{ID: id.Bearer.SessionID, Via: "bearer", CreatedAt: unixRFC3339(id.Bearer.IssuedAt), ExpiresAt: unixRFC3339(id.Bearer.ExpiresAt)}
+		out["session"] = currentSessionView{ID: id.Bearer.SessionID, Via: "bearer", CreatedAt: unixRFC3339(id.Bearer.IssuedAt), ExpiresAt: unixRFC3339(id.Bearer.ExpiresAt)}.with(id.Bearer.Assurance)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -159,6 +176,10 @@ func (s *api) handleDeleteSessions(w http.ResponseWriter, r *http.Request, id *i
 		s.writeError(w, r, errf(codeInvalidRequest, "scope must be others or all"))
 		return
 	}
+	if err := s.stepUpFor(r, id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	keep := ""
 	if scope == "others" {
 		keep = id.sessionID()
@@ -184,6 +205,10 @@ type passwordRequest struct {
 func (s *api) handlePassword(w http.ResponseWriter, r *http.Request, id *identity) {
 	var req passwordRequest
 	if err := decodeJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.stepUpFor(r, id); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

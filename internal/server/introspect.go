@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/refresh"
+	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/token"
 )
 
@@ -118,6 +119,7 @@ func (s *oauthServer) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		if c != nil {
 			out["aud"] = c.Audience
 		}
+		putAssurance(out, b.Assurance)
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
@@ -136,8 +138,22 @@ func (s *oauthServer) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		s.writeOAuthError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"active": true, "token_type": "refresh_token", "sub": f.UserID,
-		"client_id": f.ClientID, "scope": f.Scope, "sid": f.ID, "iat": f.CreatedAt.Unix(), "exp": f.Deadline().Unix(), "iss": t.IssuerURL})
+	out := map[string]any{"active": true, "token_type": "refresh_token", "sub": f.UserID,
+		"client_id": f.ClientID, "scope": f.Scope, "sid": f.ID, "iat": f.CreatedAt.Unix(), "exp": f.Deadline().Unix(), "iss": t.IssuerURL}
+	putAssurance(out, f.Assurance)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// putAssurance adds acr, amr and auth_time of a to an introspection answer;
+// nothing for the zero Assurance.
+func putAssurance(out map[string]any, a session.Assurance) {
+	if a.AAL == 0 {
+		return
+	}
+	out["acr"], out["amr"] = a.ACR(), a.AMR
+	if !a.AuthTime.IsZero() {
+		out["auth_time"] = a.AuthTime.Unix()
+	}
 }
 
 // mayInspectRefresh reports whether cl may learn about a refresh token of

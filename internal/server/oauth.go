@@ -13,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond/account"
 	"github.com/sessiond/sessiond/client"
 	"github.com/sessiond/sessiond/refresh"
+	"github.com/sessiond/sessiond/session"
 )
 
 // OAuth grant type names.
@@ -246,13 +247,22 @@ func (s *oauthServer) grantPassword(r *http.Request, form url.Values, cl *client
 	if err != nil {
 		return tokenResponse{}, err
 	}
+	if factors, err := s.factorsOf(ctx, u.ID); err != nil || len(factors) > 0 {
+		if err != nil {
+			return tokenResponse{}, err
+		}
+		s.metrics.logins.WithLabelValues("mfa_required").Inc()
+		return tokenResponse{}, oauthErr(http.StatusBadRequest, "mfa_required",
+			"this user signs in with a second factor: use the browser login or the authorization code flow")
+	}
 	t := s.tokens
 	scope := form.Get("scope")
-	fam, rt, err := t.Refresh.Start(ctx, u.ID, cl.ID, scope, refresh.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512)})
+	fam, rt, err := t.Refresh.Start(ctx, u.ID, cl.ID, scope, refresh.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512),
+		Assurance: session.OneFactor("password", t.now())})
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	at, exp, err := t.mintFor(ctx, u, fam.ID, cl.ID, scope)
+	at, exp, err := t.mintFor(ctx, u, fam.ID, cl.ID, scope, fam.Assurance)
 	if err != nil {
 		return tokenResponse{}, err
 	}

@@ -191,6 +191,18 @@ func (p *pages) login(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if factors, err := p.factorsOf(ctx, u.ID); err != nil || len(factors) > 0 {
+		if err != nil {
+			p.errs.fail(w, r, err)
+			return
+		}
+		// The form has no second-factor step yet: no session at all, rather
+		// than one that skipped the factor.
+		p.metrics.logins.WithLabelValues("mfa_required").Inc()
+		page.Error = "This account signs in with a second factor, which this page cannot ask for yet."
+		p.renderLogin(w, r, http.StatusUnauthorized, page)
+		return
+	}
 	sess, tok, err := p.sessions.Create(ctx, u.ID, session.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512), Method: "password"})
 	if err != nil {
 		p.errs.fail(w, r, err)

@@ -56,6 +56,8 @@ type Options struct {
 	// may name besides BaseURL's origin: "app.example.com", or
 	// "*.example.com" for any subdomain. See safeRedirect.
 	AllowedRedirectHosts []string
+	// MFA enables second factors (TOTP, recovery codes) and step-up. Nil: off.
+	MFA *MFA
 	// OIDC enables single sign-on with external OpenID providers. Nil: off.
 	OIDC *OIDC
 	// Provider makes sessiond an OpenID Provider for registered clients
@@ -180,6 +182,9 @@ func (s *Server) routes() error {
 		pprofRoutes(m, auth)
 	}
 	pg.routes(m)
+	if err := mfaRoutes(b, opt, auth, m); err != nil {
+		return err
+	}
 	gw := &gatewayServer{base: b, g: opt.Gateway, auth: auth, tokens: opt.Tokens}
 	gw.routes(m)
 	if o := opt.OIDC; o != nil && o.Providers != nil && o.Identities != nil {

@@ -55,13 +55,16 @@ func newJTI() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// mintFor issues an access token for u in the session or family sid.
-func (t *Tokens) mintFor(ctx context.Context, u *account.User, sid, clientID, scope string) (string, time.Time, error) {
+// mintFor issues an access token for u in the session or family sid,
+// carrying the assurance a of that session or family (acr, amr, auth_time).
+func (t *Tokens) mintFor(ctx context.Context, u *account.User, sid, clientID, scope string, a session.Assurance) (string, time.Time, error) {
 	exp := t.now().Add(t.AccessTTL).Truncate(time.Second)
-	tok, err := t.Issuer.Issue(ctx, token.Claims{
+	c := token.Claims{
 		Subject: u.ID, ExpiresAt: exp, ID: newJTI(), SessionID: sid, ClientID: clientID,
 		Email: u.Email, Roles: u.Roles, OrgID: u.OrgID, Version: u.TokenVersion, Scope: scope,
-	})
+	}
+	c.SetAssurance(a)
+	tok, err := t.Issuer.Issue(ctx, c)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -80,7 +83,7 @@ func (t *Tokens) minter(clientID, scope string) refresh.Minter {
 		if u.Disabled {
 			return "", time.Time{}, errUserDisabled
 		}
-		return t.mintFor(ctx, u, f.ID, clientID, scope)
+		return t.mintFor(ctx, u, f.ID, clientID, scope, f.Assurance)
 	}
 }
 
@@ -121,7 +124,7 @@ func (t *Tokens) AuthenticateBearer(ctx context.Context, raw string) (*account.U
 		return nil, nil, errUnauthorized
 	}
 	return u, &BearerIdentity{SessionID: c.SessionID, TokenID: c.ID, ClientID: c.ClientID, Scope: c.Scope,
-		ExpiresAt: c.ExpiresAt.Unix(), IssuedAt: c.IssuedAt.Unix()}, nil
+		ExpiresAt: c.ExpiresAt.Unix(), IssuedAt: c.IssuedAt.Unix(), Assurance: c.Assurance()}, nil
 }
 
 // RevokeBearer ends the access token and its refresh family (bearer logout).

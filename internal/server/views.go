@@ -25,12 +25,28 @@ func viewUser(u *account.User) userView {
 	return userView{ID: u.ID, Email: u.Email, Roles: roles, OrgID: u.OrgID, Disabled: u.Disabled}
 }
 
-// currentSessionView is the caller's own session or bearer sign-in.
+// currentSessionView is the caller's own session or bearer sign-in, with
+// how strongly its holder authenticated.
 type currentSessionView struct {
-	ID        string `json:"id"`
-	Via       string `json:"via"`
-	CreatedAt string `json:"created_at"`
-	ExpiresAt string `json:"expires_at"`
+	ID        string   `json:"id"`
+	Via       string   `json:"via"`
+	CreatedAt string   `json:"created_at"`
+	ExpiresAt string   `json:"expires_at"`
+	AAL       int      `json:"aal,omitempty"`
+	AMR       []string `json:"amr,omitempty"`
+	AuthTime  string   `json:"auth_time,omitempty"`
+	AAL2Time  string   `json:"aal2_time,omitempty"`
+}
+
+// viewCurrent is the caller's cookie session s.
+func viewCurrent(s *session.Session) currentSessionView {
+	return currentSessionView{ID: s.ID, Via: "cookie", CreatedAt: rfc3339(s.CreatedAt), ExpiresAt: rfc3339(s.ExpiresAt)}.with(s.Assurance)
+}
+
+// with is v showing assurance a.
+func (v currentSessionView) with(a session.Assurance) currentSessionView {
+	v.AAL, v.AMR, v.AuthTime, v.AAL2Time = int(a.AAL), a.AMR, rfc3339(a.AuthTime), rfc3339(a.AAL2Time)
+	return v
 }
 
 // deviceView is one cookie session or refresh family in a listing.
