@@ -3,6 +3,8 @@ package account
 import (
 	"context"
 	"strings"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // DefaultListLimit and MaxListLimit bound a page of ListUsers.
@@ -65,4 +67,12 @@ type Directory interface {
 	// and refresh families, when this store holds them too). ErrNotFound
 	// when there is no such user.
 	DeleteUser(ctx context.Context, id string) error
+}
+
+// FoldEmailPrefix folds the start of an email address the way
+// NormalizeEmail folds a whole one (NFKC, Unicode case folding), so that
+// UserQuery.EmailPrefix "Alice" finds alice@example.com. Safe for
+// concurrent use.
+func FoldEmailPrefix(s string) string {
+	return norm.NFKC.String(fold(norm.NFKC.String(strings.TrimSpace(s))))
 }

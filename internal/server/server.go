@@ -169,10 +169,6 @@ func (s *Server) routes() error {
 	m.HandleFunc("POST /v1/password", auth.authed(a.handlePassword))
 	m.HandleFunc("GET /v1/session/data", auth.authed(a.handleGetData))
 	m.HandleFunc("PATCH /v1/session/data", auth.authed(a.handlePatchData))
-	m.HandleFunc("POST /v1/admin/users", auth.admin(a.handleAdminCreateUser))
-	m.HandleFunc("PATCH /v1/admin/users/{id}", auth.admin(a.handleAdminPatchUser))
-	m.HandleFunc("GET /v1/admin/users/{id}/sessions", auth.admin(a.handleAdminListSessions))
-	m.HandleFunc("DELETE /v1/admin/users/{id}/sessions", auth.admin(a.handleAdminDeleteSessions))
 	m.HandleFunc("GET /healthz", s.handleHealthz)
 	m.HandleFunc("GET /readyz", s.handleReadyz)
 	m.Handle("GET /metrics", b.metrics.handler())
@@ -180,6 +176,7 @@ func (s *Server) routes() error {
 		pprofRoutes(m, auth)
 	}
 	pg.routes(m)
+	newAdminAPI(b, opt, ends).routes(m, auth)
 	gw := &gatewayServer{base: b, g: opt.Gateway, auth: auth, tokens: opt.Tokens}
 	gw.routes(m)
 	if o := opt.OIDC; o != nil && o.Providers != nil && o.Identities != nil {
