@@ -13,7 +13,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -212,7 +211,14 @@ func randomPassword() (string, error) {
 }
 
 type userCmd struct {
-	Add userAddCmd `cmd:"" help:"Create a user; the password is read from standard input."`
+	Add     userAddCmd     `cmd:"" help:"Create a user; the password is read from standard input."`
+	List    userListCmd    `cmd:"" help:"List users, filtered and paged."`
+	Show    userShowCmd    `cmd:"" help:"Show one user."`
+	Disable userDisableCmd `cmd:"" help:"Disable a user: every session, refresh family and access token ends."`
+	Enable  userEnableCmd  `cmd:"" help:"Enable a disabled user."`
+	Roles   userRolesCmd   `cmd:"" help:"Replace a user's roles: every session, refresh family and access token ends."`
+	Delete  userDeleteCmd  `cmd:"" help:"Erase a user and everything stored about them."`
+	Export  userExportCmd  `cmd:"" help:"Print everything stored about a user as JSON (no secrets)."`
 }
 
 type userAddCmd struct {
@@ -267,6 +273,7 @@ type sessionCmd struct {
 }
 
 type sessionListCmd struct {
+	jsonFlag
 	Email string `required:"" help:"The user's email."`
 }
 
@@ -280,23 +287,26 @@ func (c *sessionListCmd) Run(rc *runCtx) error {
 	if err != nil {
 		return err
 	}
-	list, err := app.Sessions.List(rc, u.ID)
+	list, err := devices(rc, app, u.ID)
 	if err != nil {
 		return fmt.Errorf("session list: %w", err)
 	}
+	if c.JSON {
+		return printJSON(rc.m.Stdout, map[string]any{"sessions": list})
+	}
 	tw := tabwriter.NewWriter(rc.m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tEXPIRES\tIP\tUSER AGENT")
+	fmt.Fprintln(tw, "ID\tKIND\tCREATED\tLAST SEEN\tEXPIRES\tIP\tUSER AGENT")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.CreatedAt.Format(time.RFC3339), s.LastSeenAt.Format(time.RFC3339),
-			s.Deadline().Format(time.RFC3339), s.IP, s.UserAgent)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Kind, cell(s.CreatedAt), cell(s.LastSeenAt), cell(s.ExpiresAt), cell(s.IP), cell(s.UserAgent))
 	}
 	return tw.Flush()
 }
 
 type sessionRevokeCmd struct {
+	jsonFlag
 	Email string `required:"" help:"The user's email."`
 	ID    string `help:"End only the session with this ID." xor:"which"`
-	All   bool   `help:"End every session and refuse every access token issued so far." xor:"which"`
+	All   bool   `help:"End every session and refresh family, and refuse every access token issued so far." xor:"which"`
 }
 
 func (c *sessionRevokeCmd) Run(rc *runCtx) error {
@@ -320,19 +330,20 @@ func (c *sessionRevokeCmd) Run(rc *runCtx) error {
 		if err := app.Sessions.Destroy(rc, c.ID); err != nil {
 			return fmt.Errorf("session revoke: %w", err)
 		}
+		if c.JSON {
+			return printJSON(rc.m.Stdout, map[string]any{"ended": []string{c.ID}})
+		}
 		fmt.Fprintf(rc.m.Stdout, "ended session %s\n", c.ID)
 		return nil
 	}
-	if _, err := app.Accounts.BumpTokenVersion(rc, u.ID); err != nil {
-		return fmt.Errorf("session revoke: %w", err)
-	}
-	n, err := app.Sessions.DestroyUser(rc, u.ID, "")
+	n, err := endAll(rc, app, u.ID, "cli")
 	if err != nil {
 		return fmt.Errorf("session revoke: %w", err)
 	}
-	app.Log.Info("audit", slog.String("event", "sessions.revoked"), slog.String("user_id", u.ID),
-		slog.String("reason", "cli"), slog.Int("sessions", n))
-	fmt.Fprintf(rc.m.Stdout, "ended %d sessions of %s; access tokens issued before now are refused\n", n, u.Email)
+	if c.JSON {
+		return printJSON(rc.m.Stdout, map[string]any{"user_id": u.ID, "sessions_ended": n, "tokens_refused": true})
+	}
+	fmt.Fprintf(rc.m.Stdout, "ended %d sessions of %s; refresh tokens and access tokens issued before now are refused\n", n, u.Email)
 	return nil
 }
 

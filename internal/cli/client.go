@@ -15,6 +15,7 @@ import (
 type clientCmd struct {
 	Add    clientAddCmd    `cmd:"" help:"Register an OAuth client."`
 	List   clientListCmd   `cmd:"" help:"List the registered OAuth clients (never their secrets)."`
+	Show   clientShowCmd   `cmd:"" help:"Show one OAuth client (never its secret)."`
 	Remove clientRemoveCmd `cmd:"" help:"Remove an OAuth client."`
 }
 
@@ -128,7 +129,7 @@ func defaultGrants(c *client.Client) []string {
 	return []string{client.GrantClientCredentials}
 }
 
-type clientListCmd struct{}
+type clientListCmd struct{ jsonFlag }
 
 func (c *clientListCmd) Run(rc *runCtx) error {
 	app, err := rc.app(nil)
@@ -143,7 +144,68 @@ func (c *clientListCmd) Run(rc *runCtx) error {
 	if err != nil {
 		return fmt.Errorf("client list: %w", err)
 	}
+	if c.JSON {
+		out := make([]clientJSON, len(list))
+		for i, cl := range list {
+			out[i] = viewClient(cl)
+		}
+		return printJSON(rc.m.Stdout, map[string]any{"clients": out})
+	}
 	return writeClients(rc.m.Stdout, list)
+}
+
+// clientJSON is a client as the CLI prints it: never a secret or its hash.
+type clientJSON struct {
+	ID                   string   `json:"id"`
+	Name                 string   `json:"name"`
+	Public               bool     `json:"public"`
+	FirstParty           bool     `json:"first_party"`
+	Grants               []string `json:"grants"`
+	Audiences            []string `json:"audiences"`
+	Scopes               []string `json:"scopes"`
+	RedirectURIs         []string `json:"redirect_uris"`
+	BackchannelLogoutURI string   `json:"backchannel_logout_uri,omitempty"`
+	CreatedAt            string   `json:"created_at"`
+}
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+func viewClient(c *client.Client) clientJSON {
+	return clientJSON{ID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty, Grants: nonNil(c.Grants),
+		Audiences: nonNil(c.Audiences), Scopes: nonNil(c.Scopes), RedirectURIs: nonNil(c.RedirectURIs),
+		BackchannelLogoutURI: c.BackchannelLogoutURI, CreatedAt: stamp(c.CreatedAt)}
+}
+
+type clientShowCmd struct {
+	jsonFlag
+	ID string `required:"" name:"id" help:"The client's ID." placeholder:"ID"`
+}
+
+func (c *clientShowCmd) Run(rc *runCtx) error {
+	app, err := rc.app(nil)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if app.Clients == nil {
+		return errors.New("client show: the configured users store cannot hold OAuth clients")
+	}
+	cl, err := app.Clients.GetClient(rc, c.ID)
+	if errors.Is(err, client.ErrNotFound) {
+		return fmt.Errorf("client show: no client with id %s", c.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("client show: %w", err)
+	}
+	if c.JSON {
+		return printJSON(rc.m.Stdout, map[string]any{"client": viewClient(cl)})
+	}
+	return writeClients(rc.m.Stdout, []*client.Client{cl})
 }
 
 // writeClients prints the table of client list: never a secret or its hash.

@@ -13,7 +13,18 @@ type keysCmd struct {
 	Rotate keysRotateCmd `cmd:"" help:"Create a new signing key; the current one keeps verifying until its tokens expire."`
 }
 
-type keysListCmd struct{}
+type keysListCmd struct{ jsonFlag }
+
+// keyJSON is a signing key as the CLI prints it: public facts only.
+type keyJSON struct {
+	KID            string `json:"kid"`
+	Alg            string `json:"alg"`
+	CreatedAt      string `json:"created_at"`
+	SignsFrom      string `json:"signs_from"`
+	RetiredAt      string `json:"retired_at,omitempty"`
+	PublishedUntil string `json:"published_until,omitempty"`
+	State          string `json:"state"`
+}
 
 func (c *keysListCmd) Run(rc *runCtx) error {
 	app, err := rc.app(nil)
@@ -25,8 +36,7 @@ func (c *keysListCmd) Run(rc *runCtx) error {
 		return errors.New("keys list: the configured stores hold no tokens")
 	}
 	signer, _ := app.Tokens.Keys.Signer()
-	tw := tabwriter.NewWriter(rc.m.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSIGNS FROM\tRETIRED\tPUBLISHED UNTIL\tSTATE")
+	keys := []keyJSON{}
 	for _, k := range app.Tokens.Keys.List() {
 		state := "verifying"
 		switch {
@@ -35,14 +45,24 @@ func (c *keysListCmd) Run(rc *runCtx) error {
 		case time.Now().Before(k.NotBefore):
 			state = "next"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Alg, ts(k.CreatedAt), ts(k.NotBefore), ts(k.RetiredAt), ts(k.ExpiresAt), state)
+		keys = append(keys, keyJSON{KID: k.ID, Alg: string(k.Alg), CreatedAt: stamp(k.CreatedAt), SignsFrom: stamp(k.NotBefore),
+			RetiredAt: stamp(k.RetiredAt), PublishedUntil: stamp(k.ExpiresAt), State: state})
+	}
+	if c.JSON {
+		return printJSON(rc.m.Stdout, map[string]any{"keys": keys})
+	}
+	tw := tabwriter.NewWriter(rc.m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSIGNS FROM\tRETIRED\tPUBLISHED UNTIL\tSTATE")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, cell(k.CreatedAt), cell(k.SignsFrom), cell(k.RetiredAt), cell(k.PublishedUntil), k.State)
 	}
 	return tw.Flush()
 }
 
-func ts(t time.Time) string {
+// stamp formats t as RFC 3339 UTC; empty for the zero time.
+func stamp(t time.Time) string {
 	if t.IsZero() {
-		return "-"
+		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
 }

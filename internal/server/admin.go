@@ -14,7 +14,7 @@ type createUserRequest struct {
 }
 
 // handleAdminCreateUser: POST /v1/admin/users.
-func (s *api) handleAdminCreateUser(w http.ResponseWriter, r *http.Request, id *identity) {
+func (s *adminAPI) handleAdminCreateUser(w http.ResponseWriter, r *http.Request, id *identity) {
 	var req createUserRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -38,7 +38,7 @@ type patchUserRequest struct {
 // handleAdminPatchUser: PATCH /v1/admin/users/{id}. Disabling ends every
 // session, refresh family and access token at once; a role change does too,
 // so that no credential minted under the old privileges survives it.
-func (s *api) handleAdminPatchUser(w http.ResponseWriter, r *http.Request, id *identity) {
+func (s *adminAPI) handleAdminPatchUser(w http.ResponseWriter, r *http.Request, id *identity) {
 	var req patchUserRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -71,7 +71,7 @@ func (s *api) handleAdminPatchUser(w http.ResponseWriter, r *http.Request, id *i
 }
 
 // handleAdminListSessions: GET /v1/admin/users/{id}/sessions.
-func (s *api) handleAdminListSessions(w http.ResponseWriter, r *http.Request, id *identity) {
+func (s *adminAPI) handleAdminListSessions(w http.ResponseWriter, r *http.Request, id *identity) {
 	u, err := s.users.UserByID(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, notFoundOr(err))
@@ -87,7 +87,7 @@ func (s *api) handleAdminListSessions(w http.ResponseWriter, r *http.Request, id
 
 // handleAdminDeleteSessions: DELETE /v1/admin/users/{id}/sessions — every
 // session, refresh family and access token of the user.
-func (s *api) handleAdminDeleteSessions(w http.ResponseWriter, r *http.Request, id *identity) {
+func (s *adminAPI) handleAdminDeleteSessions(w http.ResponseWriter, r *http.Request, id *identity) {
 	u, err := s.users.UserByID(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, notFoundOr(err))

@@ -79,7 +79,7 @@ type Options struct {
 // requests no route claims. The work is done in rooms, one per feature,
 // each holding only what it uses:
 //
-//   - api (handlers.go, admin.go): the session and account JSON API;
+//   - api (handlers.go), adminAPI (admin.go, admin_users.go): the session and account JSON API;
 //   - pages (pages.go): the login and account HTML pages;
 //   - oauthServer (oauth.go, grants.go, exchange.go, introspect.go,
 //     keys.go): the OAuth token, revocation, introspection, JWKS and
@@ -171,10 +171,6 @@ func (s *Server) routes() error {
 	m.HandleFunc("POST /v1/password", auth.authed(a.handlePassword))
 	m.HandleFunc("GET /v1/session/data", auth.authed(a.handleGetData))
 	m.HandleFunc("PATCH /v1/session/data", auth.authed(a.handlePatchData))
-	m.HandleFunc("POST /v1/admin/users", auth.admin(a.handleAdminCreateUser))
-	m.HandleFunc("PATCH /v1/admin/users/{id}", auth.admin(a.handleAdminPatchUser))
-	m.HandleFunc("GET /v1/admin/users/{id}/sessions", auth.admin(a.handleAdminListSessions))
-	m.HandleFunc("DELETE /v1/admin/users/{id}/sessions", auth.admin(a.handleAdminDeleteSessions))
 	m.HandleFunc("GET /healthz", s.handleHealthz)
 	m.HandleFunc("GET /readyz", s.handleReadyz)
 	m.Handle("GET /metrics", b.metrics.handler())
@@ -185,6 +181,7 @@ func (s *Server) routes() error {
 	if err := mfaRoutes(b, opt, auth, m); err != nil {
 		return err
 	}
+	newAdminAPI(b, opt, ends).routes(m, auth)
 	gw := &gatewayServer{base: b, g: opt.Gateway, auth: auth, tokens: opt.Tokens}
 	gw.routes(m)
 	if o := opt.OIDC; o != nil && o.Providers != nil && o.Identities != nil {
