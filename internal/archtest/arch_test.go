@@ -36,7 +36,7 @@ var allowed = map[string][]string{
 	"store/redisstore":  {"session", "account", "token", "refresh", "ratelimit", "client", "internal/redact", "github.com/redis/rueidis"},
 	"store/pgstore":     {"session", "mfa", "mail", "account", "token", "refresh", "ratelimit", "client", "oidc/op", "store/nearcache", "github.com/jackc/pgx/v5", "github.com/pressly/goose/v3"},
 	"store/nearcache":   {"github.com/maypok86/otter/v2"},
-	"store/storetest":   {"session", "account", "token", "refresh", "ratelimit", "client", "oidc/op", "github.com/google/go-cmp/"},
+	"store/storetest":   {"session", "mfa", "mail", "oidc", "account", "token", "refresh", "ratelimit", "client", "oidc/op", "github.com/google/go-cmp/"},
 	"internal/config":   {"ratelimit", "gateway", "internal/redact", "go.yaml.in/yaml/v3"},
 	"internal/redact":   {},
 	"internal/testenv":  {"github.com/jackc/pgx/v5", "github.com/redis/rueidis"},
