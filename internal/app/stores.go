@@ -79,8 +79,12 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 				st.LoginPerAccount = s.Limiter(cfg.RateLimit.LoginPerAccount, "login-account")
 			}
 			b = s
-		case "redis", "rediss", "redis+cluster", "rediss+cluster":
-			s, err := redisstore.Open(ctx, url, redisstore.Options{Prefix: cfg.Store.Redis.Prefix})
+		case "redis", "rediss", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel":
+			s, err := redisstore.Open(ctx, url, redisstore.Options{
+				Prefix:             cfg.Store.Redis.Prefix,
+				RevocationReplicas: cfg.Store.Redis.RevocationWait(),
+				RevocationTimeout:  cfg.Store.Redis.RevocationTimeout.Duration,
+			})
 			if err != nil {
 				return nil, err // names the URL, password redacted
 			}

@@ -8,8 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/internal/app"
+	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/store/redisstore"
+	"github.com/sessiond/sessiond/store/storetest"
 )
 
 // TestOpenStores_ErrorNeverLeaksPassword: a store that cannot be opened is
@@ -77,5 +81,30 @@ func TestOpenStores_BoltIsSQLite(t *testing.T) {
 	defer f.Close()
 	if _, err := io.ReadFull(f, head); err != nil || string(head) != "SQLite format 3\x00" {
 		t.Fatalf("bolt: opened %q (%v), want a SQLite file", head, err)
+	}
+}
+
+// TestOpenStores_RedisSentinel: a redis+sentinel:// sessions URL opens the
+// Redis store through the sentinels (docs/configuration.md), and sessions
+// go to the master they name.
+func TestOpenStores_RedisSentinel(t *testing.T) {
+	t.Parallel()
+	rs := testenv.StartRedisSentinel(t)
+	st, err := app.OpenStores(context.Background(), buildConfig(t, map[string]string{
+		"store.users":    "sqlite:" + filepath.Join(t.TempDir(), "u.db"),
+		"store.sessions": rs.URL,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, ok := st.Sessions.(*redisstore.Store); !ok {
+		t.Fatalf("sessions store is %T, want *redisstore.Store", st.Sessions)
+	}
+	if err := st.Sessions.Create(context.Background(), storetest.NewSession(t, "u", time.Now(), time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := rs.Master(t).Do(t, "DBSIZE"); n == "0" {
+		t.Fatal("the master holds no key after a session was created")
 	}
 }

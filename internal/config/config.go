@@ -96,8 +96,9 @@ type Log struct {
 
 // Store selects the storage backends, by URL: sqlite:PATH (embedded; the
 // older bolt:PATH opens the same SQLite file), redis://, rediss://,
-// redis+cluster://host:port,host:port, rediss+cluster://..., postgres:// or
-// postgresql://.
+// redis+cluster://host:port,host:port, rediss+cluster://...,
+// redis+sentinel://host:port,host:port/MASTERNAME[/db],
+// rediss+sentinel://..., postgres:// or postgresql://.
 type Store struct {
 	// Users holds users, keys and refresh families; it may not be Redis.
 	// Default sqlite:<data>/sessiond.db.
@@ -115,6 +116,27 @@ type Store struct {
 type Redis struct {
 	// Prefix starts every Redis key sessiond writes. Default "sessiond:".
 	Prefix string `yaml:"prefix" default:"sessiond:"`
+	// RevocationReplicas is how many replicas must confirm (WAIT) a
+	// revocation (logout, ended refresh family, denylisted token) before it
+	// counts as done, so that a failover cannot undo it: auto (the default:
+	// 1 on Redis Cluster and Sentinel, none on one server), off, or a
+	// number. See [Redis.RevocationWait].
+	RevocationReplicas string `yaml:"revocation_replicas" default:"auto"`
+	// RevocationTimeout bounds that wait. Default 500ms, at most 10s.
+	RevocationTimeout Duration `yaml:"revocation_timeout" default:"500ms"`
+}
+
+// RevocationWait is RevocationReplicas as redisstore.Options takes it: 0
+// for auto, -1 for off, else the number.
+func (r Redis) RevocationWait() int {
+	switch r.RevocationReplicas {
+	case "auto", "":
+		return 0
+	case "off":
+		return -1
+	}
+	n, _ := strconv.Atoi(r.RevocationReplicas) // validated
+	return n
 }
 
 // Cookie configures the session cookie.

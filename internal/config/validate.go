@@ -160,6 +160,14 @@ func (v validator) store(c *Config) {
 	if c.Store.Redis.Prefix == "" {
 		v.errorf("store.redis.prefix", "must not be empty")
 	}
+	if r := c.Store.Redis.RevocationReplicas; r != "auto" && r != "off" {
+		if n, err := strconv.Atoi(r); err != nil || n < 1 {
+			v.errorf("store.redis.revocation_replicas", "%q: must be auto, off or a number of replicas (1 or more)", r)
+		}
+	}
+	if d := c.Store.Redis.RevocationTimeout; d.Duration <= 0 || d.Duration > 10*time.Second {
+		v.errorf("store.redis.revocation_timeout", "%v: must be more than 0 and at most 10s", d.Duration)
+	}
 }
 
 // storeURL checks a store URL and returns its lower-cased scheme.
@@ -192,19 +200,40 @@ func (v validator) storeURL(key, s string) (string, bool) {
 			v.errorf(key, "%q is not %s://HOST:PORT,HOST:PORT,... (e.g. %s)", shown, scheme, storeExamples["redis+cluster"])
 			return scheme, false
 		}
+	case "redis+sentinel", "rediss+sentinel":
+		if !validCluster(rest) || !hasMasterName(rest) {
+			v.errorf(key, "%q is not %s://HOST:PORT,HOST:PORT,.../MASTERNAME[/DB] (e.g. %s)", shown, scheme, storeExamples["redis+sentinel"])
+			return scheme, false
+		}
 	default:
-		v.errorf(key, "%q has no known scheme (use sqlite:PATH, redis://, rediss://, redis+cluster://, postgres://)", shown)
+		v.errorf(key, "%q has no known scheme (use sqlite:PATH, redis://, rediss://, redis+cluster://, redis+sentinel://, postgres://)", shown)
 		return scheme, false
 	}
 	return scheme, true
 }
 
 var storeExamples = map[string]string{
-	"redis":         "redis://localhost:6379/0",
-	"rediss":        "rediss://redis.internal:6380/0",
-	"postgres":      "postgres://sessiond@localhost:5432/sessiond",
-	"postgresql":    "postgresql://sessiond@localhost:5432/sessiond",
-	"redis+cluster": "redis+cluster://10.0.0.1:6379,10.0.0.2:6379",
+	"redis":          "redis://localhost:6379/0",
+	"rediss":         "rediss://redis.internal:6380/0",
+	"postgres":       "postgres://sessiond@localhost:5432/sessiond",
+	"postgresql":     "postgresql://sessiond@localhost:5432/sessiond",
+	"redis+cluster":  "redis+cluster://10.0.0.1:6379,10.0.0.2:6379",
+	"redis+sentinel": "redis+sentinel://10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379/mymaster",
+}
+
+// hasMasterName checks that "//hosts/NAME[/db][?...]" names a master set.
+func hasMasterName(rest string) bool {
+	_, path, _ := strings.Cut(strings.TrimPrefix(rest, "//"), "/")
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	name, db, _ := strings.Cut(path, "/")
+	if db != "" {
+		if _, err := strconv.Atoi(db); err != nil {
+			return false
+		}
+	}
+	return name != ""
 }
 
 // validCluster checks "//[user:pass@]host:port,host:port[/...][?...]".

@@ -314,3 +314,15 @@ func redisDo(addr string, timeout time.Duration, args ...string) (string, error)
 	}
 	return "", fmt.Errorf("unsupported reply %q", line)
 }
+
+// Signal sends sig to the server process (SIGSTOP pauses it, SIGCONT
+// resumes it).
+func (r *Redis) Signal(sig os.Signal) error {
+	r.mu.Lock()
+	cmd := r.cmd
+	r.mu.Unlock()
+	if cmd == nil || !r.Running() {
+		return fmt.Errorf("testenv: signal redis-server %s: not running", r.Addr)
+	}
+	return cmd.Process.Signal(sig)
+}

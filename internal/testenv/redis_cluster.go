@@ -105,14 +105,21 @@ func (c *RedisCluster) KillMaster(t testing.TB, i int) *Redis {
 // master and done with its initial sync. It fails the test on timeout.
 func (c *RedisCluster) WaitHealthy(t testing.TB, timeout time.Duration) {
 	t.Helper()
+	waitHealthy(t, "redis cluster", timeout, c.unhealthy)
+}
+
+// waitHealthy polls unhealthy until it returns "" and fails the test when
+// it still gives a reason after timeout.
+func waitHealthy(t testing.TB, what string, timeout time.Duration, unhealthy func() string) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
-	var why string
 	for {
-		if why = c.unhealthy(); why == "" {
+		why := unhealthy()
+		if why == "" {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("testenv: redis cluster not healthy after %v: %s", timeout, why)
+			t.Fatalf("testenv: %s not healthy after %v: %s", what, timeout, why)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

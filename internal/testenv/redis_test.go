@@ -99,3 +99,27 @@ func TestStartRedisCluster(t *testing.T) {
 	killed.Restart(t)
 	c.WaitHealthy(t, 30*time.Second)
 }
+
+// TestStartRedisSentinel_Failover: the set-up starts healthy, and after the
+// master is killed the sentinels promote the replica.
+func TestStartRedisSentinel_Failover(t *testing.T) {
+	t.Parallel()
+	rs := StartRedisSentinel(t)
+	if !strings.HasPrefix(rs.URL, "redis+sentinel://127.0.0.1:") || !strings.HasSuffix(rs.URL, "/mymaster") {
+		t.Fatalf("URL %q", rs.URL)
+	}
+	old := rs.Master(t)
+	if old != rs.Nodes[0] {
+		t.Fatalf("master at start is %v, want Nodes[0]", old)
+	}
+	old.Do(t, "SET", "k", "v")
+	rs.KillMaster(t)
+	rs.WaitHealthy(t, 30*time.Second)
+	m := rs.Master(t)
+	if m == nil || m == old {
+		t.Fatalf("no new master after failover: %v", m)
+	}
+	if got := m.Do(t, "GET", "k"); got != "v" {
+		t.Fatalf("GET k on the promoted replica = %q", got)
+	}
+}

@@ -1,6 +1,7 @@
 // Package redisstore keeps sessiond's sessions, its refresh-token families
 // with the access-token denylist (refresh.Backend), and its failed-login
-// rate limits, in Redis or Redis Cluster (7.0 or later), with the rueidis
+// rate limits, in Redis, Redis Cluster or Redis behind Sentinel (7.0 or
+// later), with the rueidis
 // client (auto-pipelined; client-side caching off). Several sessiond nodes
 // sharing one Redis see one truth: a session or token family created,
 // touched, rotated or revoked on one node is seen by the others at their
@@ -19,6 +20,7 @@
 //	sessiond:rt:{<token ID>}              string: a refresh token record
 //	sessiond:deny:{<key>}                 string: a denylist entry ("jti:…", "sid:…", "client:…")
 //	sessiond:rl:<scope>:<key>             string: a rate-limit TAT (Unix ns)
+//	sessiond:ack:{<tag>}                  string "1", 10s TTL: the marker a revocation's WAIT counts (revocation.go)
 //
 // The session record is one compact binary string (record.go: fixed header
 // of Unix-ms times and version, then user ID, hash, IP, user agent, method

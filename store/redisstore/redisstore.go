@@ -22,7 +22,14 @@ const (
 	DefaultPrefix      = "sessiond:"
 	DefaultDialTimeout = 2 * time.Second
 	DefaultTimeout     = 2 * time.Second
+	// DefaultRevocationTimeout bounds the wait for replicas to confirm a
+	// revocation (Options.RevocationTimeout).
+	DefaultRevocationTimeout = 500 * time.Millisecond
 )
+
+// sentinelRefresh is how often a Sentinel store asks the sentinels for the
+// master in addition to following their +switch-master events.
+const sentinelRefresh = 2 * time.Second
 
 // maxRetries bounds how often a read is retried on a broken connection, so
 // that a Redis that is down is reported within about DialTimeout instead of
@@ -57,6 +64,21 @@ type Options struct {
 	// CacheBytes bounds the near cache of each connection to a Redis node.
 	// Default 64 MiB.
 	CacheBytes int
+	// RevocationReplicas is how many replicas must confirm a revocation
+	// (WAIT) before it counts as done; see Revocation. Zero means the
+	// default: 1 on Redis Cluster and Sentinel, where replicas exist, and
+	// none on a single server. A negative value turns the wait off.
+	RevocationReplicas int
+	// RevocationTimeout bounds that wait. Default 500ms.
+	RevocationTimeout time.Duration
+	// Unreplicated, when set, is called when a revocation was applied on the
+	// master but not confirmed by RevocationReplicas replicas within
+	// RevocationTimeout, so that a failover could undo it. It should write
+	// the revocation somewhere durable (the users store) that is honoured
+	// as well; if it returns nil, so does the revoking method. When nil, or
+	// when it fails, the revoking method returns an *UnreplicatedError.
+	// It may be called from several goroutines at once.
+	Unreplicated func(ctx context.Context, r Revocation) error
 }
 
 // cacheTTL bounds how long a cached session or denylist answer lives on a
@@ -75,7 +97,8 @@ type Store struct {
 	now     func() time.Time
 	cluster bool
 	closed  sync.Once
-	recent  recentWrites // see cache.go
+	recent  recentWrites   // see cache.go
+	revoke  revocationWait // see revocation.go
 }
 
 var _ session.Backend = (*Store)(nil)
@@ -86,6 +109,13 @@ var _ session.Backend = (*Store)(nil)
 //	rediss://[user:password@]host:port[/db]                  (TLS)
 //	redis+cluster://[user:password@]host:port,host:port,...  (Redis Cluster)
 //	rediss+cluster://[user:password@]host:port,host:port,...  (Cluster, TLS)
+//	redis+sentinel://[user:password@]host:port,host:port,.../MASTERNAME[/db]
+//	rediss+sentinel://... (Sentinel, TLS to the sentinels and the master)
+//
+// A +sentinel URL names the sentinels and the master set they monitor; the
+// store asks them for the master and follows it through failovers without
+// a restart (on +switch-master, and by asking again every few seconds). The
+// user name and password, if any, are the master's.
 //
 // Query parameters are those of rueidis.ParseURL (dial_timeout,
 // write_timeout, client_name, ...). A redis:// URL that names a cluster
@@ -101,6 +131,9 @@ func Open(ctx context.Context, rawURL string, opt Options) (*Store, error) {
 	}
 	if copt.TLSConfig != nil && opt.TLSConfig != nil {
 		copt.TLSConfig = opt.TLSConfig.Clone()
+		if copt.Sentinel.TLSConfig != nil {
+			copt.Sentinel.TLSConfig = opt.TLSConfig.Clone()
+		}
 	}
 	// Server-assisted client-side caching (RESP3 CLIENT TRACKING): reads
 	// through DoCache are answered from memory until Redis says the key
@@ -123,6 +156,13 @@ func Open(ctx context.Context, rawURL string, opt Options) (*Store, error) {
 	if copt.ConnWriteTimeout == 0 {
 		copt.ConnWriteTimeout = orDefault(opt.Timeout, DefaultTimeout)
 	}
+	if copt.Sentinel.MasterSet != "" {
+		copt.Sentinel.Dialer = copt.Dialer
+		// Besides following +switch-master, ask the sentinels every few
+		// seconds: a missed event would otherwise bind the store to a
+		// demoted master until restart.
+		copt.Sentinel.TopologyRefreshInterval = sentinelRefresh
+	}
 	copt.RetryDelay = func(attempts int, _ rueidis.Completed, _ error) time.Duration {
 		if attempts > maxRetries {
 			return -1
@@ -134,6 +174,10 @@ func Open(ctx context.Context, rawURL string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: open %s: %w: %w", redact.URL(rawURL), session.ErrUnavailable, err)
 	}
 	s := &Store{c: c, prefix: opt.Prefix, now: opt.Now, cluster: c.Mode() == rueidis.ClientModeCluster}
+	if err := s.setRevocation(c.Mode(), opt); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redisstore: open %s: %w", redact.URL(rawURL), err)
+	}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}
@@ -158,14 +202,16 @@ func orDefault(v, def time.Duration) time.Duration {
 func clientOption(raw string) (rueidis.ClientOption, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return rueidis.ClientOption{}, errors.New("not a redis://, rediss:// or redis+cluster:// URL")
+		return rueidis.ClientOption{}, errors.New("not a redis://, rediss://, redis+cluster:// or redis+sentinel:// URL")
 	}
 	scheme = strings.ToLower(scheme)
 	var hosts []string
-	switch scheme {
-	case "redis", "rediss":
-	case "redis+cluster", "rediss+cluster":
-		scheme = strings.TrimSuffix(scheme, "+cluster")
+	var masterSet string
+	base, mode, _ := strings.Cut(scheme, "+")
+	if base != "redis" && base != "rediss" || mode != "" && mode != "cluster" && mode != "sentinel" {
+		return rueidis.ClientOption{}, fmt.Errorf("unsupported scheme %q (want redis, rediss, redis+cluster, rediss+cluster, redis+sentinel or rediss+sentinel)", scheme)
+	}
+	if mode != "" {
 		end := len(rest)
 		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
 			end = i
@@ -176,15 +222,30 @@ func clientOption(raw string) (rueidis.ClientOption, error) {
 		}
 		for h := range strings.SplitSeq(list, ",") {
 			if _, _, err := net.SplitHostPort(h); err != nil {
-				return rueidis.ClientOption{}, fmt.Errorf("cluster node %q is not host:port", h)
+				return rueidis.ClientOption{}, fmt.Errorf("%s node %q is not host:port", mode, h)
 			}
 			hosts = append(hosts, h)
 		}
-		rest = auth + hosts[0] + rest[end:]
-	default:
-		return rueidis.ClientOption{}, fmt.Errorf("unsupported scheme %q (want redis, rediss, redis+cluster or rediss+cluster)", scheme)
+		tail := rest[end:]
+		if mode == "sentinel" {
+			// /MASTERNAME[/db][?query]
+			path, query := tail, ""
+			if i := strings.IndexAny(tail, "?#"); i >= 0 {
+				path, query = tail[:i], tail[i:]
+			}
+			name, db, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+			if name == "" {
+				return rueidis.ClientOption{}, errors.New("a redis+sentinel:// URL names the master set: redis+sentinel://host:port,host:port/MASTERNAME[/db]")
+			}
+			masterSet = name
+			tail = query
+			if db != "" {
+				tail = "/" + db + query
+			}
+		}
+		rest = auth + hosts[0] + tail
 	}
-	copt, err := rueidis.ParseURL(scheme + "://" + rest)
+	copt, err := rueidis.ParseURL(base + "://" + rest)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) { // its text would repeat the URL, password included
@@ -192,13 +253,24 @@ func clientOption(raw string) (rueidis.ClientOption, error) {
 		}
 		return rueidis.ClientOption{}, err
 	}
-	if hosts != nil {
+	switch mode {
+	case "cluster":
 		if copt.SelectDB != 0 {
 			return rueidis.ClientOption{}, errors.New("a Redis Cluster has only database 0")
 		}
 		copt.InitAddress = hosts
 		if copt.TLSConfig != nil {
 			copt.TLSConfig.ServerName = "" // each node's own host name
+		}
+	case "sentinel":
+		// The sentinels are asked for the master's address, and rueidis
+		// follows +switch-master; the user name and password are the
+		// master's (sentinels are reached without AUTH).
+		copt.InitAddress = hosts
+		copt.Sentinel.MasterSet = masterSet
+		if copt.TLSConfig != nil {
+			copt.TLSConfig.ServerName = "" // each node's own host name
+			copt.Sentinel.TLSConfig = copt.TLSConfig.Clone()
 		}
 	}
 	return copt, nil

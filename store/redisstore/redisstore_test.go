@@ -53,6 +53,12 @@ func TestConformanceSessions(t *testing.T) {
 		st := open(t, c.URL, redisstore.Options{})
 		storetest.RunSessions(t, func(*testing.T) session.Backend { return st })
 	})
+	t.Run("Sentinel", func(t *testing.T) {
+		t.Parallel()
+		rs := testenv.StartRedisSentinel(t)
+		st := open(t, rs.URL, redisstore.Options{})
+		storetest.RunSessions(t, func(*testing.T) session.Backend { return st })
+	})
 }
 
 // TestKeyLayout checks the documented keys, TTLs and index scores.
@@ -291,6 +297,10 @@ func TestOpenErrors(t *testing.T) {
 		"redis+cluster://user:s3cret@127.0.0.1:1,nohostport",
 		"redis://user:s3cret@127.0.0.1:notaport",
 		"redis+cluster://user:s3cret@127.0.0.1:1,127.0.0.1:2/3",
+		"redis+sentinel://user:s3cret@127.0.0.1:1,127.0.0.1:2",  // no master name
+		"redis+sentinel://user:s3cret@127.0.0.1:1,nohostport/m", // not host:port
+		"redis+sentinel://user:s3cret@127.0.0.1:1/m",            // nothing listens
+		"redis+foo://user:s3cret@127.0.0.1:1",
 		"redis://user:s3cret@127.0.0.1:1", // nothing listens on port 1
 	} {
 		_, err := redisstore.Open(ctx, u, redisstore.Options{DialTimeout: 500 * time.Millisecond})

@@ -346,7 +346,7 @@ func (s *Store) RevokeFamily(ctx context.Context, id string) error {
 	if ms(f.Deadline()) <= ms(s.now()) {
 		return notFound(op)
 	}
-	return nil
+	return s.confirm(ctx, op, Revocation{Kind: RevokedFamilies, IDs: []string{id}}, s.familyKey(id))
 }
 
 // GetFamily implements refresh.Index: one GET.
@@ -378,7 +378,12 @@ func (s *Store) Families(ctx context.Context, userID string) ([]*refresh.Family,
 // entries. It returns the IDs of the live families it deleted. Families
 // created while it runs may survive it, as if created after.
 func (s *Store) RevokeFamilies(ctx context.Context, userID, keep string) ([]string, error) {
-	return s.deleteIndexed(ctx, "revoke families", s.familiesKey(userID), userID, keep, s.familyKey, deleteFamilyScript)
+	const op = "revoke families"
+	ids, err := s.deleteIndexed(ctx, op, s.familiesKey(userID), userID, keep, s.familyKey, deleteFamilyScript)
+	if err == nil {
+		err = s.confirmIDs(ctx, op, RevokedFamilies, ids, s.familyKey)
+	}
+	return ids, err
 }
 
 // RevokeFamiliesByClient implements refresh.Index as RevokeFamilies does,
@@ -387,8 +392,13 @@ func (s *Store) RevokeFamilies(ctx context.Context, userID, keep string) ([]stri
 // and end only with their expiry or their user's revocation). Entries left
 // in the users' indexes are repaired when those are read.
 func (s *Store) RevokeFamiliesByClient(ctx context.Context, clientID string) ([]string, error) {
-	return s.deleteIndexed(ctx, "revoke client families", s.clientFamiliesKey(clientID), clientID, "", s.familyKey,
+	const op = "revoke client families"
+	ids, err := s.deleteIndexed(ctx, op, s.clientFamiliesKey(clientID), clientID, "", s.familyKey,
 		deleteClientFamilyScript)
+	if err == nil {
+		err = s.confirmIDs(ctx, op, RevokedFamilies, ids, s.familyKey)
+	}
+	return ids, err
 }
 
 // deleteClientFamilyScript is deleteFamilyScript with the client as the
@@ -426,7 +436,7 @@ func (s *Store) Deny(ctx context.Context, key string, until time.Time) error {
 	if err := denyScript.exec(ctx, s.c, s.denyKey(key), itoa(u)).Error(); err != nil {
 		return s.wrap(ctx, op, err)
 	}
-	return nil
+	return s.confirm(ctx, op, Revocation{Kind: DeniedKeys, IDs: []string{key}, Until: until}, s.denyKey(key))
 }
 
 // Denied implements refresh.Denylist: one GET per key through the near

@@ -29,6 +29,12 @@ func TestConformanceRefresh(t *testing.T) {
 		st := open(t, c.URL, redisstore.Options{})
 		storetest.RunRefresh(t, func(*testing.T) refresh.Backend { return st })
 	})
+	t.Run("Sentinel", func(t *testing.T) {
+		t.Parallel()
+		rs := testenv.StartRedisSentinel(t)
+		st := open(t, rs.URL, redisstore.Options{})
+		storetest.RunRefresh(t, func(*testing.T) refresh.Backend { return st })
+	})
 }
 
 // TestRefreshKeyLayout checks the documented keys, TTLs and index scores of

@@ -173,7 +173,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if !ss.Valid(s.now()) {
 		return notFound(op)
 	}
-	return nil
+	return s.confirm(ctx, op, Revocation{Kind: RevokedSessions, IDs: []string{id}}, s.sessionKey(id))
 }
 
 // zscores returns the members of the sorted set idx with their scores.
@@ -313,8 +313,21 @@ func (s *Store) fixIndex(ctx context.Context, idx string, now int64, f indexFix)
 // script on its own slot, pipelined), then removes their index entries.
 // Sessions created while it runs may survive it, as if created after it.
 func (s *Store) DeleteByUser(ctx context.Context, userID, keep string) (int, error) {
-	ids, err := s.deleteIndexed(ctx, "delete user sessions", s.indexKey(userID), userID, keep, s.sessionKey, deleteScript)
+	const op = "delete user sessions"
+	ids, err := s.deleteIndexed(ctx, op, s.indexKey(userID), userID, keep, s.sessionKey, deleteScript)
+	if err == nil {
+		err = s.confirmIDs(ctx, op, RevokedSessions, ids, s.sessionKey)
+	}
 	return len(ids), err
+}
+
+// confirmIDs is confirm for the records named by key(id) for each of ids.
+func (s *Store) confirmIDs(ctx context.Context, op string, kind RevocationKind, ids []string, key func(string) string) error {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = key(id)
+	}
+	return s.confirm(ctx, op, Revocation{Kind: kind, IDs: ids}, keys...)
 }
 
 // deleteIndexed deletes every record listed in the user's index idx but
