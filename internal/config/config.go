@@ -430,6 +430,11 @@ type Mail struct {
 	// TemplatesDir is a directory whose <kind>.txt and <kind>.html files
 	// replace the embedded templates of the same name; empty: none.
 	TemplatesDir string `yaml:"templates_dir"`
+	// RetryMinBackoff and RetryMaxBackoff bound the wait before a failed
+	// mail is tried again (doubling from min, capped at max, half of it
+	// jitter). Defaults 30s and 1h.
+	RetryMinBackoff Duration `yaml:"retry_min_backoff" default:"30s"`
+	RetryMaxBackoff Duration `yaml:"retry_max_backoff" default:"1h"`
 }
 
 // SMTP configures the relay mail is sent through.

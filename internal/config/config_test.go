@@ -93,7 +93,7 @@ func wantDefaults() Config {
 			MaxHeaderBytes: 16384, ShutdownTimeout: d("15s"),
 		},
 		Branding: Branding{Name: "sessiond"},
-		Mail:     Mail{SMTP: SMTP{TLS: "starttls"}},
+		Mail:     Mail{SMTP: SMTP{TLS: "starttls"}, RetryMinBackoff: d("30s"), RetryMaxBackoff: d("1h")},
 		Notices:  Notices{NewDevice: "on", PasswordChanged: "on", EmailChanged: "on"},
 	}
 }
@@ -254,7 +254,7 @@ func TestLoadFile(t *testing.T) {
 		},
 		Admin:    Admin{Pprof: true},
 		Branding: Branding{Name: "Example Login", LogoURL: "/static/logo.svg", PrimaryColor: "#1A73E8"},
-		Mail:     Mail{SMTP: SMTP{TLS: "starttls"}},
+		Mail:     Mail{SMTP: SMTP{TLS: "starttls"}, RetryMinBackoff: d("30s"), RetryMaxBackoff: d("1h")},
 		Notices:  Notices{NewDevice: "on", PasswordChanged: "on", EmailChanged: "on"},
 	}
 	if diff := cmp.Diff(want, *c, cmpOpts); diff != "" {
@@ -474,7 +474,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "mail relay without from", env: []string{"SESSIOND_MAIL_SMTP_HOST=smtp.example.com", "SESSIOND_MAIL_SMTP_TLS=bogus"},
 			want: []string{"mail.from: is required when mail.smtp.host is set", `mail.smtp.tls: "bogus" is not one of starttls, implicit, none`}},
 		{name: "verified email needs a relay", file: "signup: {enabled: true, require_verified_email: true}\n",
-			want: []string{"signup.require_verified_email: needs mail.smtp.host"}},
+			want: []string{"signup.require_verified_email: needs mail.smtp.host", "signup.enabled: needs mail.smtp.host"}},
 		{name: "recovery rate", env: []string{"SESSIOND_RATELIMIT_RECOVERY_PER_EMAIL=0/1h"},
 			want: []string{`ratelimit.recovery_per_email: "0/1h" is not a rate`}},
 		{name: "max header bytes", flags: map[string]string{"http.max_header_bytes": "10"}, want: []string{"http.max_header_bytes: 10 is not allowed"}},

@@ -527,6 +527,11 @@ func (v validator) mail(c *Config) {
 			v.errorf("mail.from", "is required when mail.smtp.host is set (e.g. \"sessiond <no-reply@example.com>\")")
 		}
 	}
+	v.positive("mail.retry_min_backoff", c.Mail.RetryMinBackoff)
+	v.positive("mail.retry_max_backoff", c.Mail.RetryMaxBackoff)
+	if c.Mail.RetryMaxBackoff.Duration < c.Mail.RetryMinBackoff.Duration {
+		v.errorf("mail.retry_max_backoff", "must not be below mail.retry_min_backoff")
+	}
 	if m.Password != "" && m.Username == "" {
 		v.errorf("mail.smtp.password", "is set without mail.smtp.username")
 	}
@@ -539,6 +544,9 @@ func (v validator) mail(c *Config) {
 		if !validHostname(d) {
 			v.errorf("signup.allowed_domains", "%q is not a domain name (e.g. example.com)", d)
 		}
+	}
+	if c.Signup.Enabled && m.Host == "" && !c.Dev {
+		v.errorf("signup.enabled", "needs mail.smtp.host: sign-up mails a verification link")
 	}
 	if c.Signup.RequireVerifiedEmail && m.Host == "" && !c.Dev {
 		v.errorf("signup.require_verified_email", "needs mail.smtp.host: without a relay no user could verify an address")

@@ -30,6 +30,8 @@ const (
 	codeTooLarge           = "payload_too_large"
 	codeUnavailable        = "unavailable"
 	codeMethodNotAllowed   = "method_not_allowed"
+	codeEmailNotVerified   = "email_not_verified"
+	codeInvalidToken       = "invalid_token"
 )
 
 // statusOf is the one table from error code to HTTP status.
@@ -46,6 +48,8 @@ var statusOf = map[string]int{
 	codeTooLarge:           http.StatusRequestEntityTooLarge,
 	codeUnavailable:        http.StatusServiceUnavailable,
 	codeMethodNotAllowed:   http.StatusMethodNotAllowed,
+	codeEmailNotVerified:   http.StatusForbidden,
+	codeInvalidToken:       http.StatusBadRequest,
 }
 
 // apiError is an error with a contract code and a message safe for clients.
@@ -92,6 +96,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{Code: codeRateLimited, Message: "too many failed attempts; try again later", RetryAfter: rl.RetryAfter}
 	case errors.Is(err, account.ErrInvalidCredentials):
 		return errf(codeInvalidCredentials, "the email or password is incorrect")
+	case errors.Is(err, account.ErrEmailNotVerified):
+		return errEmailNotVerified
 	case errors.As(err, &pe):
 		return errf(codeInvalidRequest, "the new password is too weak: %s", pe.Reason)
 	case errors.Is(err, account.ErrInvalidEmail):

@@ -62,6 +62,9 @@ type Options struct {
 	// (/v1/authorize, /v1/userinfo, /v1/end-session, back-channel logout).
 	// It needs Tokens. Nil: off.
 	Provider *ProviderOptions
+	// Lifecycle enables sign-up, email verification, password recovery and
+	// email change (lifecycle.go). Nil: off.
+	Lifecycle *Lifecycle
 	// Collectors are further metrics served at /metrics, such as the
 	// stores' near-cache counters that app.Build adds. Nil: none.
 	Collectors []prometheus.Collector
@@ -180,6 +183,7 @@ func (s *Server) routes() error {
 		pprofRoutes(m, auth)
 	}
 	pg.routes(m)
+	newLifecycle(b, opt, site, auth, ends).routes(m)
 	gw := &gatewayServer{base: b, g: opt.Gateway, auth: auth, tokens: opt.Tokens}
 	gw.routes(m)
 	if o := opt.OIDC; o != nil && o.Providers != nil && o.Identities != nil {
