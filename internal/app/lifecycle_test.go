@@ -273,6 +273,17 @@ func signUpAndVerify(t *testing.T, s *lifeServer, r *relay, email, password stri
 	// Unverified: the right password is refused with a clear error.
 	want(t, "login before verification", call(t, c, "POST", s.URL+"/v1/login", map[string]string{"email": email, "password": password}),
 		http.StatusForbidden, "email_not_verified")
+	grant := call(t, http.DefaultClient, "POST", s.URL+"/v1/token", url.Values{"grant_type": {"password"}, "username": {email}, "password": {password}})
+	want(t, "password grant before verification", grant, http.StatusBadRequest, "invalid_grant")
+	browser := jarClient(t)
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(call(t, browser, "GET", s.URL+"/login", nil).raw)
+	if m == nil {
+		t.Fatal("login page without csrf_token")
+	}
+	form := call(t, browser, "POST", s.URL+"/login", url.Values{"email": {email}, "password": {password}, "csrf_token": {m[1]}})
+	if form.status != http.StatusForbidden || !strings.Contains(form.raw, "not verified") {
+		t.Fatalf("login page before verification: %d %s", form.status, form.raw)
+	}
 	// A mail scanner fetches the link: a page, nothing spent.
 	for range 2 {
 		page := call(t, c, "GET", lnk, nil)
@@ -497,4 +508,37 @@ func TestLifecycle_PerIPLimitsUnderBurst(t *testing.T) {
 			t.Errorf("%s burst of %d: %v; want %d accepted, the rest 429", tc.path, burst, counts, tc.n)
 		}
 	}
+}
+
+// TestLifecycle_EmailChange: the change is asked for with the current
+// password, mailed to the new address with a notice to the old one, and
+// happens only when the new address's link is followed; then the new
+// address signs in, the old one no longer does, and the old session ends.
+func TestLifecycle_EmailChange(t *testing.T) {
+	r, addr := startRelay(t, "127.0.0.1:0")
+	s := startLife(t, addr, nil)
+	const oldAddr, newAddr, pw = "ada@example.com", "ada@example.org", "correct horse battery"
+	signUpAndVerify(t, s, r, oldAddr, pw)
+	c := jarClient(t)
+	in := call(t, c, "POST", s.URL+"/v1/login", map[string]string{"email": oldAddr, "password": pw})
+	csrf := in.body["csrf_token"].(string)
+	want(t, "wrong password", call(t, c, "POST", s.URL+"/v1/email", map[string]string{"new_email": newAddr, "current_password": "wrong password here"}, "X-CSRF-Token", csrf),
+		http.StatusUnauthorized, "invalid_credentials")
+	want(t, "change", call(t, c, "POST", s.URL+"/v1/email", map[string]string{"new_email": newAddr, "current_password": pw}, "X-CSRF-Token", csrf),
+		http.StatusAccepted, "")
+	_, tok := link(t, r.await(t, newAddr, 1)[0])
+	notice := r.await(t, oldAddr, 2)[1] // after the sign-up verification
+	if strings.Contains(notice.text, "token=") || !strings.Contains(notice.text, newAddr) {
+		t.Errorf("notice to the old address:\n%s", notice.text)
+	}
+	want(t, "old address before the link", call(t, jarClient(t), "POST", s.URL+"/v1/login", map[string]string{"email": oldAddr, "password": pw}), http.StatusOK, "")
+	done := call(t, jarClient(t), "POST", s.URL+"/v1/email/verify", map[string]string{"token": tok})
+	want(t, "follow the link", done, http.StatusOK, "")
+	if u := done.body["user"].(map[string]any); u["email"] != newAddr || u["email_verified"] != true {
+		t.Fatalf("user after the change: %v", u)
+	}
+	want(t, "old session", call(t, c, "GET", s.URL+"/v1/whoami", nil), http.StatusUnauthorized, "unauthorized")
+	want(t, "old address", call(t, jarClient(t), "POST", s.URL+"/v1/login", map[string]string{"email": oldAddr, "password": pw}), http.StatusUnauthorized, "invalid_credentials")
+	want(t, "new address", call(t, jarClient(t), "POST", s.URL+"/v1/login", map[string]string{"email": newAddr, "password": pw}), http.StatusOK, "")
+	want(t, "used link", call(t, jarClient(t), "POST", s.URL+"/v1/email/verify", map[string]string{"token": tok}), http.StatusBadRequest, "invalid_token")
 }
