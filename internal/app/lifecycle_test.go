@@ -162,6 +162,12 @@ type lifeServer struct {
 
 func startLife(t *testing.T, relayAddr string, flags map[string]string) *lifeServer {
 	t.Helper()
+	return startLifeWith(t, relayAddr, flags, nil)
+}
+
+// startLifeWith is startLife with prep applied to the App before it serves.
+func startLifeWith(t *testing.T, relayAddr string, flags map[string]string, prep func(*app.App)) *lifeServer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -186,6 +192,9 @@ func startLife(t *testing.T, relayAddr string, flags map[string]string) *lifeSer
 	a, err := app.Build(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatalf("build: %v", err)
+	}
+	if prep != nil {
+		prep(a)
 	}
 	srv := httptest.NewUnstartedServer(a.Server)
 	srv.Listener = ln
@@ -541,4 +550,22 @@ func TestLifecycle_EmailChange(t *testing.T) {
 	want(t, "old address", call(t, jarClient(t), "POST", s.URL+"/v1/login", map[string]string{"email": oldAddr, "password": pw}), http.StatusUnauthorized, "invalid_credentials")
 	want(t, "new address", call(t, jarClient(t), "POST", s.URL+"/v1/login", map[string]string{"email": newAddr, "password": pw}), http.StatusOK, "")
 	want(t, "used link", call(t, jarClient(t), "POST", s.URL+"/v1/email/verify", map[string]string{"token": tok}), http.StatusBadRequest, "invalid_token")
+}
+
+// TestLifecycle_ExpiredRecoveryLinkRefused: a recovery link past its 15
+// minutes is refused, and the password stays as it was.
+func TestLifecycle_ExpiredRecoveryLinkRefused(t *testing.T) {
+	r, addr := startRelay(t, "127.0.0.1:0")
+	// The account service's clock runs 16 minutes behind the store's: every
+	// link it issues has expired by the store's clock.
+	s := startLifeWith(t, addr, nil, func(a *app.App) {
+		a.Accounts.Now = func() time.Time { return time.Now().Add(-16 * time.Minute) }
+	})
+	const email, pw = "ada@example.com", "correct horse battery"
+	signUpAndVerify(t, s, r, email, pw)
+	want(t, "recovery", call(t, jarClient(t), "POST", s.URL+"/v1/recovery", map[string]string{"email": email}), http.StatusAccepted, "")
+	_, tok := link(t, r.await(t, email, 2)[1])
+	want(t, "expired link", call(t, jarClient(t), "POST", s.URL+"/v1/recovery/complete", map[string]string{"token": tok, "new_password": "new staple battery horse"}),
+		http.StatusBadRequest, "invalid_token")
+	want(t, "old password", call(t, jarClient(t), "POST", s.URL+"/v1/login", map[string]string{"email": email, "password": pw}), http.StatusOK, "")
 }
