@@ -569,3 +569,36 @@ func TestLifecycle_ExpiredRecoveryLinkRefused(t *testing.T) {
 		http.StatusBadRequest, "invalid_token")
 	want(t, "old password", call(t, jarClient(t), "POST", s.URL+"/v1/login", map[string]string{"email": email, "password": pw}), http.StatusOK, "")
 }
+
+// TestLifecycle_RecoveryPage: the mailed link opens a page with a
+// new-password form (opening it spends nothing); posting it signs the
+// person in (303 to /account) and the link is dead afterwards.
+func TestLifecycle_RecoveryPage(t *testing.T) {
+	r, addr := startRelay(t, "127.0.0.1:0")
+	s := startLife(t, addr, nil)
+	const email = "ada@example.com"
+	signUpAndVerify(t, s, r, email, "correct horse battery")
+	want(t, "recovery", call(t, jarClient(t), "POST", s.URL+"/v1/recovery", map[string]string{"email": email}), http.StatusAccepted, "")
+	lnk, tok := link(t, r.await(t, email, 2)[1])
+	c := jarClient(t)
+	for range 2 {
+		page := call(t, c, "GET", lnk, nil)
+		if page.status != http.StatusOK || !strings.Contains(page.raw, `name="new_password"`) || !strings.Contains(page.raw, `value="`+tok+`"`) {
+			t.Fatalf("recovery page: %d %s", page.status, page.raw)
+		}
+	}
+	weak := call(t, c, "POST", s.URL+"/recovery", url.Values{"token": {tok}, "new_password": {"short"}})
+	if weak.status != http.StatusBadRequest || !strings.Contains(weak.raw, `value="`+tok+`"`) {
+		t.Fatalf("weak password: %d %s", weak.status, weak.raw)
+	}
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	done := call(t, c, "POST", s.URL+"/recovery", url.Values{"token": {tok}, "new_password": {"new staple battery horse"}})
+	if done.status != http.StatusSeeOther {
+		t.Fatalf("recovery form: %d %s", done.status, done.raw)
+	}
+	want(t, "signed in by the form", call(t, c, "GET", s.URL+"/v1/whoami", nil), http.StatusOK, "")
+	again := call(t, jarClient(t), "POST", s.URL+"/recovery", url.Values{"token": {tok}, "new_password": {"yet another passphrase"}})
+	if again.status != http.StatusBadRequest || strings.Contains(again.raw, `name="new_password"`) {
+		t.Fatalf("used link on the form: %d %s", again.status, again.raw)
+	}
+}

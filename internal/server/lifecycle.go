@@ -95,6 +95,8 @@ func (l *lifecycle) routes(m *http.ServeMux) {
 	m.HandleFunc("POST /v1/email", l.auth.authed(l.handleEmailChange))
 	m.HandleFunc("POST /v1/recovery", l.handleRecovery)
 	m.HandleFunc("POST /v1/recovery/complete", l.handleRecoveryComplete)
+	m.HandleFunc("GET /recovery", l.handleRecoveryPage)
+	m.HandleFunc("POST /recovery", l.handleRecoveryForm)
 }
 
 // errEmailNotVerified answers a login refused by signup.require_verified_email.
@@ -477,28 +479,38 @@ func (l *lifecycle) handleRecoveryComplete(w http.ResponseWriter, r *http.Reques
 		l.writeError(w, r, errf(codeInvalidRequest, "token and new_password are required"))
 		return
 	}
+	u, sess, tok, err := l.recoverAccount(r, req.Token, req.NewPassword)
+	if err != nil {
+		l.writeError(w, r, err)
+		return
+	}
+	l.sessions.SetCookie(w, r, sess, tok)
+	writeSignedIn(w, u, sess)
+}
+
+// recoverAccount completes a recovery: the new password is set, every
+// session, refresh family and access token of the account ends, and a fresh
+// session is made (the caller sets its cookie).
+func (l *lifecycle) recoverAccount(r *http.Request, token, newPassword string) (*account.User, *session.Session, string, error) {
 	ctx := r.Context()
-	u, err := l.accounts.CompleteRecovery(ctx, req.Token, req.NewPassword)
+	u, err := l.accounts.CompleteRecovery(ctx, token, newPassword)
 	if errors.Is(err, account.ErrInvalidToken) {
 		err = errInvalidLink
 	}
 	if err != nil {
-		l.writeError(w, r, err)
-		return
+		return nil, nil, "", err
 	}
 	// CompleteRecovery bumped the token version: access tokens are dead.
 	// Now every cookie session and refresh family, and whatever session
 	// came with this request.
 	l.ends.endPresented(r)
 	if err := l.ends.endEverything(r, u.ID, "", false, "password_recovered"); err != nil {
-		l.writeError(w, r, err)
-		return
+		return nil, nil, "", err
 	}
 	ip := l.clientIP(r)
 	sess, tok, err := l.sessions.Create(ctx, u.ID, session.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512), Method: "recovery"})
 	if err != nil {
-		l.writeError(w, r, err)
-		return
+		return nil, nil, "", err
 	}
 	l.audit(r, "recovery.completed", slog.String("user_id", u.ID), slog.String("session_id", sess.ID))
 	l.audit(r, "session.created", slog.String("user_id", u.ID), slog.String("session_id", sess.ID))
@@ -507,6 +519,49 @@ func (l *lifecycle) handleRecoveryComplete(w http.ResponseWriter, r *http.Reques
 			return l.send(ctx, mail.KindPasswordChanged, u.Email, mail.Data{IP: ip})
 		})
 	}
+	return u, sess, tok, nil
+}
+
+// handleRecoveryPage: GET /recovery?token= — the page the recovery mail
+// links to: a form for the new password. Nothing is spent by opening it.
+func (l *lifecycle) handleRecoveryPage(w http.ResponseWriter, r *http.Request) {
+	l.renderRecovery(w, r, http.StatusOK, r.URL.Query().Get("token"), "Choose a new password for your account.")
+}
+
+func (l *lifecycle) renderRecovery(w http.ResponseWriter, r *http.Request, status int, token, msg string) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	l.site.SetHeaders(w.Header())
+	p := web.ConfirmPage{Title: "Reset your password", Message: msg}
+	if token != "" {
+		p.Action, p.Token, p.Password, p.Button = l.origin.url("/recovery"), token, "New password", "Set the new password"
+	}
+	l.renderConfirm(w, r, status, p)
+}
+
+// handleRecoveryForm: POST /recovery — the recovery page's form: on
+// success the person is signed in and sent to the account page (303).
+func (l *lifecycle) handleRecoveryForm(w http.ResponseWriter, r *http.Request) {
+	if err := l.csrf.Check(r); err != nil {
+		ae, status := l.classify(r, errCrossSite)
+		l.renderConfirm(w, r, status, web.ConfirmPage{Title: "Reset your password", Message: ae.Message})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if err := r.ParseForm(); err != nil {
+		l.renderRecovery(w, r, http.StatusBadRequest, "", "The form could not be read.")
+		return
+	}
+	token := r.PostForm.Get("token")
+	_, sess, tok, err := l.recoverAccount(r, token, r.PostForm.Get("new_password"))
+	if err != nil {
+		ae, status := l.classify(r, err)
+		if ae.Code == codeInvalidToken {
+			token = "" // a dead link: no form that could only fail again
+		}
+		l.renderRecovery(w, r, status, token, ae.Message)
+		return
+	}
 	l.sessions.SetCookie(w, r, sess, tok)
-	writeSignedIn(w, u, sess)
+	seeOther(w, l.origin.url("/account"))
 }

@@ -293,6 +293,8 @@ type ConfirmPage struct {
 	Title, Message string
 	// Action is the same-site path the form posts to; Token its one field.
 	Action, Token string
+	// Password, when set, labels a new-password field (new_password).
+	Password string
 	// Button labels the submit button.
 	Button string
 	// Back is a same-site path to offer as the way on ("/account").
