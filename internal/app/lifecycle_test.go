@@ -468,6 +468,12 @@ func TestLifecycle_OutboxSurvivesRelayOutageAndRestart(t *testing.T) {
 	if got := back.to("ada@example.com"); len(got) != 1 {
 		t.Errorf("delivered %d times", len(got))
 	}
+	metrics := call(t, http.DefaultClient, "GET", s.URL+"/metrics", nil).raw
+	for _, line := range []string{"sessiond_mail_sent_total 1", "sessiond_mail_queue 0", "sessiond_mail_failed_total 0"} {
+		if !strings.Contains(metrics, "\n"+line+"\n") {
+			t.Errorf("/metrics lacks %q", line)
+		}
+	}
 	if up.to("ada@example.com")[0].messageID == got[0].messageID {
 		t.Error("the verification and the recovery mail share a Message-ID")
 	}
