@@ -14,6 +14,11 @@ import (
 // wrong password, locked or disabled account look the same from outside.
 var ErrInvalidCredentials = errors.New("account: invalid credentials")
 
+// ErrEmailNotVerified is Authenticate's answer, with Service.RequireVerifiedEmail,
+// to the right password of a user whose email is not verified. Only who
+// knows the password learns it, so it is no enumeration.
+var ErrEmailNotVerified = errors.New("account: email not verified")
+
 // RateLimitedError says that too many attempts failed; try again after
 // RetryAfter.
 type RateLimitedError struct {
@@ -73,6 +78,10 @@ type Service struct {
 	// RecoveryTTL, VerificationTTL and EmailChangeTTL are how long such a
 	// link stays valid. Defaults 15m, 24h and 1h.
 	RecoveryTTL, VerificationTTL, EmailChangeTTL time.Duration
+	// RequireVerifiedEmail makes Authenticate refuse, with
+	// ErrEmailNotVerified, a right password whose user's email is not
+	// verified. Default false.
+	RequireVerifiedEmail bool
 }
 
 func (s *Service) now() time.Time {
@@ -228,6 +237,10 @@ func (s *Service) Authenticate(ctx context.Context, email, password, ip string) 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("account: authenticate: %w", err)
+	}
+	if s.RequireVerifiedEmail && !u.EmailVerified {
+		s.audit(ctx, "login.refused", slog.String("user_id", u.ID), slog.String("ip", ip), slog.String("reason", "email_not_verified"))
+		return nil, ErrEmailNotVerified
 	}
 	s.audit(ctx, "login.success", slog.String("user_id", u.ID), slog.String("ip", ip))
 	return u, nil

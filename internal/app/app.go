@@ -35,6 +35,9 @@ type App struct {
 	Tokens   *server.Tokens
 	Clients  client.Store
 	Server   *server.Server
+	// Mailer is the outgoing mail; nil when no mail is sent (no
+	// mail.smtp.host, not dev).
+	Mailer *Mailer
 
 	closers []io.Closer
 }
@@ -72,8 +75,25 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 	app.Accounts = &account.Service{
 		Store: stores.Users, Hasher: hasher, PerIP: perIP, PerAccount: perAcct,
 		LockoutAfter: cfg.RateLimit.LockoutAfter, LockoutDuration: cfg.RateLimit.LockoutDuration.Duration,
-		Audit: audit,
+		Audit: audit, RequireVerifiedEmail: cfg.Signup.RequireVerifiedEmail,
 	}
+	if ts, ok := stores.Users.(account.TokenStore); ok {
+		app.Accounts.Tokens = ts
+	}
+	newLimiter := stores.NewLimiter
+	if newLimiter == nil {
+		newLimiter = func(r ratelimit.Rate, _ string) account.Limiter {
+			m := ratelimit.NewMemory(r, nil)
+			app.closers = append(app.closers, m)
+			return m
+		}
+	}
+	mailer, err := app.buildMailer(cfg, stores.Users, log)
+	if err != nil {
+		app.Close()
+		return nil, err
+	}
+	app.Mailer = mailer
 	var srv *server.Server
 	cookie := session.CookieConfig{Domain: cfg.Cookie.Domain, IsTLS: func(r *http.Request) bool { return srv.IsTLS(r) }}
 	switch cfg.Cookie.Secure {
@@ -123,6 +143,10 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 		app.Close()
 		return nil, err
 	}
+	collectors := []prometheus.Collector{newCacheCollector(stores.Users, app.Sessions.Store())}
+	if mailer != nil {
+		collectors = append(collectors, newMailCollector(mailer.Dispatcher))
+	}
 	srv, err = server.New(server.Options{
 		MFA:      mfaOpt,
 		OIDC:     sso,
@@ -134,7 +158,8 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, err
 		Branding:             server.Branding{Name: cfg.Branding.Name, LogoURL: cfg.Branding.LogoURL, PrimaryColor: cfg.Branding.PrimaryColor},
 		AllowedRedirectHosts: cfg.Gateway.AllowedRedirectHosts,
 		BaseURL:              cfg.BaseURL,
-		Collectors:           []prometheus.Collector{newCacheCollector(stores.Users, app.Sessions.Store())},
+		Collectors:           collectors,
+		Lifecycle:            app.lifecycle(cfg, mailer, newLimiter),
 	})
 	if err != nil {
 		app.Close()

@@ -13,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond/internal/config"
 	"github.com/sessiond/sessiond/internal/redact"
 	"github.com/sessiond/sessiond/internal/server"
+	"github.com/sessiond/sessiond/ratelimit"
 	"github.com/sessiond/sessiond/refresh"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memstore"
@@ -37,6 +38,9 @@ type Stores struct {
 	// LoginPerIP and LoginPerAccount count failed logins across every node
 	// sharing the sessions store (Redis, PostgreSQL); nil means in-process.
 	LoginPerIP, LoginPerAccount account.Limiter
+	// NewLimiter makes a further limiter (sign-up, recovery mails) shared
+	// like those; nil means in-process.
+	NewLimiter func(r ratelimit.Rate, scope string) account.Limiter
 
 	// SharedKeys is true when Keys is a database shared with other systems
 	// (PostgreSQL): private signing keys are sealed before they reach it
@@ -77,6 +81,7 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 				// Failed logins count across every node sharing this database.
 				st.LoginPerIP = s.Limiter(cfg.RateLimit.LoginPerIP, "login-ip")
 				st.LoginPerAccount = s.Limiter(cfg.RateLimit.LoginPerAccount, "login-account")
+				st.NewLimiter = func(r ratelimit.Rate, scope string) account.Limiter { return s.Limiter(r, scope) }
 			}
 			b = s
 		case "redis", "rediss", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel":
@@ -93,6 +98,7 @@ func OpenStores(ctx context.Context, cfg *config.Config) (*Stores, error) {
 				// Failed logins count across every node sharing this Redis.
 				st.LoginPerIP = s.Limiter(cfg.RateLimit.LoginPerIP, "login-ip")
 				st.LoginPerAccount = s.Limiter(cfg.RateLimit.LoginPerAccount, "login-account")
+				st.NewLimiter = func(r ratelimit.Rate, scope string) account.Limiter { return s.Limiter(r, scope) }
 			}
 			b = s
 		case "memory":

@@ -84,6 +84,12 @@ type Config struct {
 	MFA MFA `yaml:"mfa"`
 	// Branding is branding.*: the look of the HTML pages.
 	Branding Branding `yaml:"branding"`
+	// Mail is mail.*: the SMTP relay and templates of the emails sessiond sends.
+	Mail Mail `yaml:"mail"`
+	// Signup is signup.*: self-service sign-up and email verification.
+	Signup Signup `yaml:"signup"`
+	// Notices is notices.*: which security notices are mailed to users.
+	Notices Notices `yaml:"notices"`
 }
 
 // Log configures logging.
@@ -346,6 +352,14 @@ type RateLimit struct {
 	LockoutAfter int `yaml:"lockout_after" default:"100"`
 	// LockoutDuration is how long a lockout lasts. Default 1h.
 	LockoutDuration Duration `yaml:"lockout_duration" default:"1h"`
+	// SignupPerIP is the sign-ups allowed per client IP. Default 10/1h.
+	SignupPerIP ratelimit.Rate `yaml:"signup_per_ip" default:"10/1h"`
+	// RecoveryPerIP is the recovery and verification mails asked for per
+	// client IP. Default 20/1h.
+	RecoveryPerIP ratelimit.Rate `yaml:"recovery_per_ip" default:"20/1h"`
+	// RecoveryPerEmail is the recovery and verification mails asked for per
+	// address. Default 3/1h.
+	RecoveryPerEmail ratelimit.Rate `yaml:"recovery_per_email" default:"3/1h"`
 }
 
 // Password configures Argon2id password hashing for new hashes.
@@ -434,6 +448,66 @@ type Branding struct {
 	// PrimaryColor is a CSS hex color (#rgb, #rgba, #rrggbb or #rrggbbaa);
 	// empty: the built-in theme's.
 	PrimaryColor string `yaml:"primary_color"`
+}
+
+// Mail configures the emails sessiond sends (verification, recovery,
+// notices). With no mail.smtp.host nothing is sent, except in dev, where
+// messages are logged with their links.
+type Mail struct {
+	// SMTP is mail.smtp.*: the relay.
+	SMTP SMTP `yaml:"smtp"`
+	// From is the sender address, with an optional display name
+	// ("sessiond <no-reply@example.com>"); required with mail.smtp.host.
+	From string `yaml:"from"`
+	// TemplatesDir is a directory whose <kind>.txt and <kind>.html files
+	// replace the embedded templates of the same name; empty: none.
+	TemplatesDir string `yaml:"templates_dir"`
+	// RetryMinBackoff and RetryMaxBackoff bound the wait before a failed
+	// mail is tried again (doubling from min, capped at max, half of it
+	// jitter). Defaults 30s and 1h.
+	RetryMinBackoff Duration `yaml:"retry_min_backoff" default:"30s"`
+	RetryMaxBackoff Duration `yaml:"retry_max_backoff" default:"1h"`
+}
+
+// SMTP configures the relay mail is sent through.
+type SMTP struct {
+	// Host is the relay's host name or IP; empty: no relay.
+	Host string `yaml:"host"`
+	// Port is the relay's port. Default (0): 587 for starttls, 465 for
+	// implicit, 25 for none.
+	Port int `yaml:"port" zero:"587, 465 or 25 by mail.smtp.tls"`
+	// TLS is starttls, implicit or none (allowed only for a loopback
+	// relay). Default starttls.
+	TLS string `yaml:"tls" default:"starttls"`
+	// Username, when set, authenticates to the relay with Password.
+	Username string `yaml:"username"`
+	// Password is the relay password (secret: never printed).
+	Password Secret `yaml:"password"`
+}
+
+// Signup configures self-service sign-up.
+type Signup struct {
+	// Enabled opens POST /v1/signup. Default false.
+	Enabled bool `yaml:"enabled"`
+	// AllowedDomains, when set, limits sign-up to addresses of these
+	// domains (exact, lower case); empty: any domain.
+	AllowedDomains []string `yaml:"allowed_domains"`
+	// RequireVerifiedEmail refuses login to users whose email is not
+	// verified. Default false.
+	RequireVerifiedEmail bool `yaml:"require_verified_email"`
+}
+
+// Notices turns the security notices mailed to users on or off.
+type Notices struct {
+	// NewDevice is on or off: a mail on a sign-in from an unseen device.
+	// Default on.
+	NewDevice string `yaml:"new_device" default:"on"`
+	// PasswordChanged is on or off: a mail when the password changes.
+	// Default on.
+	PasswordChanged string `yaml:"password_changed" default:"on"`
+	// EmailChanged is on or off: a mail to the old address when the email
+	// changes. Default on.
+	EmailChanged string `yaml:"email_changed" default:"on"`
 }
 
 // Default returns the defaults of every key with a fixed default. Keys whose
@@ -526,6 +600,13 @@ func normalize(c *Config) {
 	for i, h := range c.Gateway.AllowedRedirectHosts {
 		c.Gateway.AllowedRedirectHosts[i] = strings.ToLower(h)
 	}
+	for i, d := range c.Signup.AllowedDomains {
+		c.Signup.AllowedDomains[i] = strings.ToLower(strings.TrimPrefix(d, "@"))
+	}
+	c.Mail.SMTP.TLS = strings.ToLower(c.Mail.SMTP.TLS)
+	c.Notices.NewDevice = strings.ToLower(c.Notices.NewDevice)
+	c.Notices.PasswordChanged = strings.ToLower(c.Notices.PasswordChanged)
+	c.Notices.EmailChanged = strings.ToLower(c.Notices.EmailChanged)
 }
 
 // tokenAlgs are the signing algorithms token.alg accepts.

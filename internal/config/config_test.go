@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,9 @@ func wantDefaults() Config {
 			LoginPerIP:      ratelimit.Rate{N: 100, Per: time.Minute},
 			LoginPerAccount: ratelimit.Rate{N: 10, Per: time.Minute},
 			LockoutAfter:    100, LockoutDuration: d("1h"),
+			SignupPerIP:      ratelimit.Rate{N: 10, Per: time.Hour},
+			RecoveryPerIP:    ratelimit.Rate{N: 20, Per: time.Hour},
+			RecoveryPerEmail: ratelimit.Rate{N: 3, Per: time.Hour},
 		},
 		Password: Password{MemoryKiB: 19456, Time: 2, Threads: 1, MaxConcurrent: runtime.NumCPU()},
 		TLS:      TLS{HSTSMaxAge: d("8760h")},
@@ -90,6 +94,8 @@ func wantDefaults() Config {
 		},
 		MFA:      MFA{ReauthWindow: d("10m")},
 		Branding: Branding{Name: "sessiond"},
+		Mail:     Mail{SMTP: SMTP{TLS: "starttls"}, RetryMinBackoff: d("30s"), RetryMaxBackoff: d("1h")},
+		Notices:  Notices{NewDevice: "on", PasswordChanged: "on", EmailChanged: "on"},
 	}
 }
 
@@ -239,6 +245,9 @@ func TestLoadFile(t *testing.T) {
 		RateLimit: RateLimit{
 			LoginPerIP: ratelimit.Rate{N: 50, Per: time.Hour}, LoginPerAccount: ratelimit.Rate{N: 5, Per: time.Minute},
 			LockoutAfter: 20, LockoutDuration: d("15m"),
+			SignupPerIP:      ratelimit.Rate{N: 10, Per: time.Hour},
+			RecoveryPerIP:    ratelimit.Rate{N: 20, Per: time.Hour},
+			RecoveryPerEmail: ratelimit.Rate{N: 3, Per: time.Hour},
 		},
 		Password: Password{MemoryKiB: 65536, Time: 3, Threads: 4, MaxConcurrent: 8},
 		TLS:      TLS{HSTSMaxAge: d("720h"), HSTSIncludeSubdomains: true},
@@ -249,6 +258,8 @@ func TestLoadFile(t *testing.T) {
 		Admin:    Admin{Pprof: true},
 		MFA:      MFA{ReauthWindow: d("5m")},
 		Branding: Branding{Name: "Example Login", LogoURL: "/static/logo.svg", PrimaryColor: "#1A73E8"},
+		Mail:     Mail{SMTP: SMTP{TLS: "starttls"}, RetryMinBackoff: d("30s"), RetryMaxBackoff: d("1h")},
+		Notices:  Notices{NewDevice: "on", PasswordChanged: "on", EmailChanged: "on"},
 	}
 	if diff := cmp.Diff(want, *c, cmpOpts); diff != "" {
 		t.Errorf("Load(fullFile) (-want +got):\n%s", diff)
@@ -462,6 +473,22 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"password.memory_kib: 1024 is below the minimum 19456", "password.time: 1 is below the minimum 2", "password.threads: 300 is not allowed"}},
 		{name: "bad color and logo", file: "branding: {primary_color: blue, logo_url: 'javascript:alert(1)'}",
 			want: []string{`branding.primary_color: "blue" is not a CSS hex color`, `branding.logo_url: "javascript:alert(1)" is not an http(s) URL or an absolute path`}},
+		{name: "mail relay", file: "mail:\n  smtp: {host: smtp.example.com, tls: none, port: 70000, password: relay-pw}\n  from: 'not an address'\nsignup: {allowed_domains: ['exa mple.com']}\nnotices: {new_device: maybe}\n",
+			want: []string{
+				`mail.smtp.tls: none (clear text) is allowed only for a relay on a loopback address; "smtp.example.com" is not one`,
+				"mail.smtp.port: 70000 is not a port",
+				"mail.smtp.password: is set without mail.smtp.username",
+				`mail.from: "not an address" is not an address`,
+				`signup.allowed_domains: "exa mple.com" is not a domain name`,
+				`notices.new_device: "maybe" is not one of on, off`,
+			},
+			notWant: []string{"relay-pw"}},
+		{name: "mail relay without from", env: []string{"SESSIOND_MAIL_SMTP_HOST=smtp.example.com", "SESSIOND_MAIL_SMTP_TLS=bogus"},
+			want: []string{"mail.from: is required when mail.smtp.host is set", `mail.smtp.tls: "bogus" is not one of starttls, implicit, none`}},
+		{name: "verified email needs a relay", file: "signup: {enabled: true, require_verified_email: true}\n",
+			want: []string{"signup.require_verified_email: needs mail.smtp.host", "signup.enabled: needs mail.smtp.host"}},
+		{name: "recovery rate", env: []string{"SESSIOND_RATELIMIT_RECOVERY_PER_EMAIL=0/1h"},
+			want: []string{`ratelimit.recovery_per_email: "0/1h" is not a rate`}},
 		{name: "max header bytes", flags: map[string]string{"http.max_header_bytes": "10"}, want: []string{"http.max_header_bytes: 10 is not allowed"}},
 		{name: "rotation period too short", env: []string{"SESSIOND_TOKEN_ROTATION_PERIOD=5m"}, want: []string{"token.rotation_period: 5m is too short"}},
 		{name: "oidc providers", file: "oidc:\n  providers:\n  - name: Bad Name\n    issuer: http://idp.example\n  - name: a\n    issuer: https://a.example\n    client_id: x\n    scopes: [email]\n  - name: a\n    issuer: https://a.example\n    client_id: y\n",
@@ -617,7 +644,9 @@ func TestSecretsNeverShown(t *testing.T) {
 	kek := base64.StdEncoding.EncodeToString([]byte("kek-secret-value-0123456789abcde"))
 	c := mustLoad(t, "oidc:\n  providers:\n  - {name: g, issuer: https://g.example, client_id: c, client_secret: oidc-secret-value}\n",
 		[]string{"SESSIOND_TOKEN_ALG=HS256", "SESSIOND_TOKEN_HS256_SECRET=" + hs, "SESSIOND_TOKEN_KEY_ENCRYPTION_KEY=" + kek,
-			"SESSIOND_STORE_USERS=postgres://sessiond:pg-password@db:5432/s"}, nil)
+			"SESSIOND_STORE_USERS=postgres://sessiond:pg-password@db:5432/s",
+			"SESSIOND_MAIL_SMTP_HOST=smtp.example.com", "SESSIOND_MAIL_SMTP_USERNAME=u", "SESSIOND_MAIL_SMTP_PASSWORD=smtp-secret-value",
+			"SESSIOND_MAIL_FROM=no-reply@example.com"}, nil)
 	if c.Token.HS256Secret.Reveal() != hs {
 		t.Fatalf("Reveal() = %q", c.Token.HS256Secret.Reveal())
 	}
@@ -643,7 +672,7 @@ func TestSecretsNeverShown(t *testing.T) {
 		"fmt of ptr": fmt.Sprint(c),
 	}
 	for name, out := range outputs {
-		for _, s := range []string{hs, kek, "oidc-secret-value"} {
+		for _, s := range []string{hs, kek, "oidc-secret-value", "smtp-secret-value"} {
 			if strings.Contains(out, s) {
 				t.Errorf("%s shows a secret: %s", name, out)
 			}
@@ -659,6 +688,9 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 	if m := c.Redacted()["token"].(map[string]any); m["hs256_secret"] != "REDACTED" || m["access_ttl"] != "15m" {
 		t.Errorf("Redacted token = %v", m)
+	}
+	if m := c.Redacted()["mail"].(map[string]any)["smtp"].(map[string]any); m["password"] != "REDACTED" || m["username"] != "u" {
+		t.Errorf("Redacted mail.smtp = %v", m)
 	}
 }
 
@@ -781,5 +813,22 @@ func TestDuration(t *testing.T) {
 	}
 	if got := (Duration{720 * time.Hour}).String(); got != "720h" {
 		t.Errorf("String() = %q, want 720h", got)
+	}
+}
+
+// TestMailLoopbackRelayInClear: tls none is accepted for a relay on a
+// loopback address, with the sender address and upper-case spellings
+// normalised.
+func TestMailLoopbackRelayInClear(t *testing.T) {
+	t.Parallel()
+	for _, host := range []string{"127.0.0.1", "localhost", "::1"} {
+		c := mustLoad(t, "", []string{"SESSIOND_MAIL_SMTP_HOST=" + host, "SESSIOND_MAIL_SMTP_TLS=NONE",
+			"SESSIOND_MAIL_FROM=sessiond <no-reply@example.com>", "SESSIOND_SIGNUP_ALLOWED_DOMAINS=Example.COM,@corp.example"}, nil)
+		if c.Mail.SMTP.TLS != "none" || c.Mail.SMTP.Host != host {
+			t.Errorf("mail.smtp = %+v", c.Mail.SMTP)
+		}
+		if want := []string{"example.com", "corp.example"}; !slices.Equal(c.Signup.AllowedDomains, want) {
+			t.Errorf("signup.allowed_domains = %q; want %q", c.Signup.AllowedDomains, want)
+		}
 	}
 }

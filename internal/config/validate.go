@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/sessiond/sessiond/gateway"
 	"github.com/sessiond/sessiond/internal/redact"
+	"github.com/sessiond/sessiond/ratelimit"
 )
 
 // Validate checks c, which should have its defaults applied
@@ -47,6 +49,7 @@ func validate(c *Config, report func(key, msg string)) {
 	v.http(c)
 	v.branding(c)
 	v.positive("mfa.reauth_window", c.MFA.ReauthWindow)
+	v.mail(c)
 }
 
 type validator struct {
@@ -434,6 +437,15 @@ func (v validator) ratelimit(c *Config) {
 		v.errorf("ratelimit.lockout_after", "%d is more than 100 (NIST SP 800-63B allows at most 100 consecutive failures)", r.LockoutAfter)
 	}
 	v.positive("ratelimit.lockout_duration", r.LockoutDuration)
+	for _, k := range []struct {
+		key  string
+		rate ratelimit.Rate
+	}{{"ratelimit.signup_per_ip", r.SignupPerIP}, {"ratelimit.recovery_per_ip", r.RecoveryPerIP},
+		{"ratelimit.recovery_per_email", r.RecoveryPerEmail}} {
+		if k.rate.N <= 0 || k.rate.Per <= 0 {
+			v.errorf(k.key, "must be a rate N/duration with N > 0 (e.g. 10/1h)")
+		}
+	}
 }
 
 func (v validator) password(c *Config) {
@@ -526,4 +538,59 @@ func (v validator) branding(c *Config) {
 	if b.PrimaryColor != "" && !hexColor.MatchString(b.PrimaryColor) {
 		v.errorf("branding.primary_color", "%q is not a CSS hex color (e.g. #1a73e8 or #fff)", b.PrimaryColor)
 	}
+}
+
+// mail checks mail.*, signup.* and notices.*.
+func (v validator) mail(c *Config) {
+	m := c.Mail.SMTP
+	v.oneOf("mail.smtp.tls", m.TLS, "starttls", "implicit", "none")
+	if m.Port < 0 || m.Port > 65535 {
+		v.errorf("mail.smtp.port", "%d is not a port (1 to 65535, or 0 for the default of mail.smtp.tls)", m.Port)
+	}
+	if m.Host != "" {
+		if !validHost(strings.Trim(m.Host, "[]")) {
+			v.errorf("mail.smtp.host", "%q is not a host name or IP address", m.Host)
+		} else if m.TLS == "none" && !loopbackHost(m.Host) {
+			v.errorf("mail.smtp.tls", "none (clear text) is allowed only for a relay on a loopback address; %q is not one (use starttls or implicit)", m.Host)
+		}
+		if c.Mail.From == "" {
+			v.errorf("mail.from", "is required when mail.smtp.host is set (e.g. \"sessiond <no-reply@example.com>\")")
+		}
+	}
+	v.positive("mail.retry_min_backoff", c.Mail.RetryMinBackoff)
+	v.positive("mail.retry_max_backoff", c.Mail.RetryMaxBackoff)
+	if c.Mail.RetryMaxBackoff.Duration < c.Mail.RetryMinBackoff.Duration {
+		v.errorf("mail.retry_max_backoff", "must not be below mail.retry_min_backoff")
+	}
+	if m.Password != "" && m.Username == "" {
+		v.errorf("mail.smtp.password", "is set without mail.smtp.username")
+	}
+	if f := c.Mail.From; f != "" {
+		if a, err := mail.ParseAddress(f); err != nil || strings.ContainsAny(f, "\r\n") || !strings.Contains(a.Address, "@") {
+			v.errorf("mail.from", "%q is not an address (e.g. no-reply@example.com or \"sessiond <no-reply@example.com>\")", f)
+		}
+	}
+	for _, d := range c.Signup.AllowedDomains {
+		if !validHostname(d) {
+			v.errorf("signup.allowed_domains", "%q is not a domain name (e.g. example.com)", d)
+		}
+	}
+	if c.Signup.Enabled && m.Host == "" && !c.Dev {
+		v.errorf("signup.enabled", "needs mail.smtp.host: sign-up mails a verification link")
+	}
+	if c.Signup.RequireVerifiedEmail && m.Host == "" && !c.Dev {
+		v.errorf("signup.require_verified_email", "needs mail.smtp.host: without a relay no user could verify an address")
+	}
+	v.oneOf("notices.new_device", c.Notices.NewDevice, "on", "off")
+	v.oneOf("notices.password_changed", c.Notices.PasswordChanged, "on", "off")
+	v.oneOf("notices.email_changed", c.Notices.EmailChanged, "on", "off")
+}
+
+// loopbackHost reports whether host is localhost or a loopback IP.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
 }

@@ -32,6 +32,8 @@ const (
 	codeMethodNotAllowed   = "method_not_allowed"
 	codeMFARequired        = "mfa_required"
 	codeStepUpRequired     = "step_up_required"
+	codeEmailNotVerified   = "email_not_verified"
+	codeInvalidToken       = "invalid_token"
 )
 
 // statusOf is the one table from error code to HTTP status.
@@ -50,6 +52,8 @@ var statusOf = map[string]int{
 	codeMethodNotAllowed:   http.StatusMethodNotAllowed,
 	codeMFARequired:        http.StatusUnauthorized,
 	codeStepUpRequired:     http.StatusUnauthorized,
+	codeEmailNotVerified:   http.StatusForbidden,
+	codeInvalidToken:       http.StatusBadRequest,
 }
 
 // apiError is an error with a contract code and a message safe for clients.
@@ -96,6 +100,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{Code: codeRateLimited, Message: "too many failed attempts; try again later", RetryAfter: rl.RetryAfter}
 	case errors.Is(err, account.ErrInvalidCredentials):
 		return errf(codeInvalidCredentials, "the email or password is incorrect")
+	case errors.Is(err, account.ErrEmailNotVerified):
+		return errEmailNotVerified
 	case errors.As(err, &pe):
 		return errf(codeInvalidRequest, "the new password is too weak: %s", pe.Reason)
 	case errors.Is(err, account.ErrInvalidEmail):

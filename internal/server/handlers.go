@@ -89,6 +89,12 @@ func (s *api) handleLogin(w http.ResponseWriter, r *http.Request) {
 	s.metrics.logins.WithLabelValues("success").Inc()
 	s.audit(r, "session.created", slog.String("user_id", u.ID), slog.String("session_id", sess.ID))
 	s.sessions.SetCookie(w, r, sess, tok)
+	writeSignedIn(w, u, sess)
+}
+
+// writeSignedIn answers a sign-in that made sess: 200 with the user, the
+// session and its CSRF token.
+func writeSignedIn(w http.ResponseWriter, u *account.User, sess *session.Session) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"user":       viewUser(u),
 		"session":    viewCurrent(sess),

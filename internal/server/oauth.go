@@ -244,6 +244,9 @@ func (s *oauthServer) grantPassword(r *http.Request, form url.Values, cl *client
 		s.metrics.logins.WithLabelValues("failure").Inc()
 		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", "the username or password is incorrect")
 	}
+	if errors.Is(err, account.ErrEmailNotVerified) {
+		return tokenResponse{}, oauthErr(http.StatusBadRequest, "invalid_grant", "the email address is not verified yet")
+	}
 	if err != nil {
 		return tokenResponse{}, err
 	}

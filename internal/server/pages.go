@@ -186,6 +186,9 @@ func (p *pages) login(w http.ResponseWriter, r *http.Request) {
 			p.metrics.logins.WithLabelValues("failure").Inc()
 			page.Error = "The email or password is incorrect."
 			p.renderLogin(w, r, http.StatusUnauthorized, page)
+		case errors.Is(err, account.ErrEmailNotVerified):
+			page.Error = "Your email address is not verified yet. Follow the link in the mail we sent you."
+			p.renderLogin(w, r, http.StatusForbidden, page)
 		default:
 			p.errs.fail(w, r, err)
 		}

@@ -64,6 +64,9 @@ type Options struct {
 	// (/v1/authorize, /v1/userinfo, /v1/end-session, back-channel logout).
 	// It needs Tokens. Nil: off.
 	Provider *ProviderOptions
+	// Lifecycle enables sign-up, email verification, password recovery and
+	// email change (lifecycle.go). Nil: off.
+	Lifecycle *Lifecycle
 	// Collectors are further metrics served at /metrics, such as the
 	// stores' near-cache counters that app.Build adds. Nil: none.
 	Collectors []prometheus.Collector
@@ -182,6 +185,7 @@ func (s *Server) routes() error {
 		return err
 	}
 	newAdminAPI(b, opt, ends).routes(m, auth)
+	newLifecycle(b, opt, site, auth, ends).routes(m)
 	gw := &gatewayServer{base: b, g: opt.Gateway, auth: auth, tokens: opt.Tokens}
 	gw.routes(m)
 	if o := opt.OIDC; o != nil && o.Providers != nil && o.Identities != nil {

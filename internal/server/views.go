@@ -9,11 +9,14 @@ import (
 
 // userView is a user as the API shows it.
 type userView struct {
-	ID       string   `json:"id"`
-	Email    string   `json:"email"`
-	Roles    []string `json:"roles"`
-	OrgID    string   `json:"org_id"`
-	Disabled bool     `json:"disabled,omitempty"`
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	// EmailVerified is whether the address was proven (a mailed link
+	// followed, or an administrator said so).
+	EmailVerified bool     `json:"email_verified"`
+	Roles         []string `json:"roles"`
+	OrgID         string   `json:"org_id"`
+	Disabled      bool     `json:"disabled,omitempty"`
 }
 
 // viewUser is u as the API shows it.
@@ -22,7 +25,7 @@ func viewUser(u *account.User) userView {
 	if roles == nil {
 		roles = []string{}
 	}
-	return userView{ID: u.ID, Email: u.Email, Roles: roles, OrgID: u.OrgID, Disabled: u.Disabled}
+	return userView{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Roles: roles, OrgID: u.OrgID, Disabled: u.Disabled}
 }
 
 // currentSessionView is the caller's own session or bearer sign-in, with

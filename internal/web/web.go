@@ -65,6 +65,7 @@ type Site struct {
 	csp            string
 	login, account *template.Template
 	errorPage      *template.Template
+	confirm        *template.Template
 	style, theme   asset
 }
 
@@ -118,6 +119,7 @@ func New(cfg Config) *Site {
 		return template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+page))
 	}
 	s.login, s.account, s.errorPage = parse("login.html"), parse("account.html"), parse("error.html")
+	s.confirm = parse("confirm.html")
 	return s
 }
 
@@ -284,6 +286,21 @@ type ErrorPage struct {
 	Back, BackLabel string
 }
 
+// ConfirmPage asks a person to confirm an action a mailed link started (a
+// button that posts Token to Action), so that a mail scanner fetching the
+// link consumes nothing; with no Action it only tells an outcome.
+type ConfirmPage struct {
+	Title, Message string
+	// Action is the same-site path the form posts to; Token its one field.
+	Action, Token string
+	// Password, when set, labels a new-password field (new_password).
+	Password string
+	// Button labels the submit button.
+	Button string
+	// Back is a same-site path to offer as the way on ("/account").
+	Back, BackLabel string
+}
+
 // view is what the layout sees: the site's parts and the page's data in D.
 type view struct {
 	// Prefix goes before every path of sessiond's own ("/auth").
@@ -321,6 +338,11 @@ func (s *Site) RenderAccount(w http.ResponseWriter, status int, p AccountPage) e
 // RenderError writes an error page with status.
 func (s *Site) RenderError(w http.ResponseWriter, status int, p ErrorPage) error {
 	return s.render(w, status, s.errorPage, s.view("error", p.Title, p))
+}
+
+// RenderConfirm writes a confirmation (or outcome) page with status.
+func (s *Site) RenderConfirm(w http.ResponseWriter, status int, p ConfirmPage) error {
+	return s.render(w, status, s.confirm, s.view("confirm", p.Title, p))
 }
 
 // render executes into a buffer first, so that a failure never leaves half a

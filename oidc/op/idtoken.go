@@ -26,15 +26,14 @@ const BackchannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logo
 
 // UserClaims returns the claims about u that the scopes allow, for ID tokens
 // and the userinfo endpoint: always sub; with email, email and
-// email_verified (true: sessiond has no self-service sign-up, accounts are
-// made by administrators or linked from a provider that verified the
-// address); with profile, sessiond's roles and org_id.
+// email_verified (User.EmailVerified: whether the address was proven, by a
+// mailed link, an administrator or a provider that verified it); with profile, sessiond's roles and org_id.
 func UserClaims(u *account.User, scope string) map[string]any {
 	scopes := strings.Fields(scope)
 	m := map[string]any{"sub": u.ID}
 	if slices.Contains(scopes, ScopeEmail) {
 		m["email"] = u.Email
-		m["email_verified"] = true
+		m["email_verified"] = u.EmailVerified
 	}
 	if slices.Contains(scopes, ScopeProfile) {
 		roles := u.Roles

@@ -255,7 +255,7 @@ func TestIDTokenAndHint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &account.User{ID: "u1", Email: "ada@example.com", Roles: []string{"dev"}}
+	u := &account.User{ID: "u1", Email: "ada@example.com", EmailVerified: true, Roles: []string{"dev"}}
 	idt, err := f.p.IDToken(ctx, c, u)
 	if err != nil {
 		t.Fatal(err)
@@ -330,5 +330,18 @@ func TestNew_RefusesBadConfig(t *testing.T) {
 		CodeTTL: op.MaxCodeTTL + time.Second})
 	if err == nil {
 		t.Fatal("a code TTL over 10 minutes accepted")
+	}
+}
+
+// TestUserClaims_EmailVerifiedFromUser: email_verified tells whether the
+// address was proven; a self-service account not yet verified says false.
+func TestUserClaims_EmailVerifiedFromUser(t *testing.T) {
+	t.Parallel()
+	for _, verified := range []bool{true, false} {
+		u := &account.User{ID: "u1", Email: "ada@example.com", EmailVerified: verified}
+		c := op.UserClaims(u, "openid email")
+		if c["email_verified"] != verified || c["email"] != "ada@example.com" {
+			t.Errorf("UserClaims(verified=%v) = %v", verified, c)
+		}
 	}
 }
