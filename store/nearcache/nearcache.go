@@ -60,6 +60,15 @@ func New[V any](opt Options) *Cache[V] {
 	})}
 }
 
+// Close stops the cache's background clean-up goroutine at once (otherwise
+// it ends only when the cache is garbage collected). The cache keeps
+// answering afterwards; a nil cache is a no-op. Safe to call more than once.
+func (c *Cache[V]) Close() {
+	if c != nil {
+		c.c.StopAllGoroutines()
+	}
+}
+
 // Get returns the cached value of key.
 func (c *Cache[V]) Get(key string) (V, bool) {
 	if c == nil || c.suspended.Load() {

@@ -1,9 +1,11 @@
 package nearcache
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestCache_PutGetInvalidate(t *testing.T) {
@@ -134,4 +136,31 @@ func BenchmarkCache_Hit(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCache_CloseStopsItsGoroutine: a closed store leaves no goroutine behind
+// (otter's clean-up otherwise lives until the cache is garbage collected,
+// which made the stores' leak checks depend on GC timing).
+func TestCache_CloseStopsItsGoroutine(t *testing.T) {
+	before := runtime.NumGoroutine()
+	c := New[int](Options{MaxEntries: 10})
+	c.Put("k", 1, c.Generation())
+	if runtime.NumGoroutine() <= before {
+		t.Fatal("expected otter's clean-up goroutine after New")
+	}
+	c.Close()
+	c.Close() // twice is fine
+	// The goroutine has signalled its end when Close returns; give it the
+	// moment it needs to return (bounded; no timing is asserted).
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after Close, %d before New", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if v, ok := c.Get("k"); !ok || v != 1 {
+		t.Fatalf("Get after Close = %v, %v; want 1, true", v, ok)
+	}
+	var nilCache *Cache[int]
+	nilCache.Close()
 }

@@ -195,6 +195,7 @@ func (s *Store) Close() error {
 		s.stop()
 		s.done.Wait()
 		s.pool.Close()
+		s.users.Close()
 	})
 	return nil
 }

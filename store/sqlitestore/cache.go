@@ -39,6 +39,13 @@ func newCaches(opt Options) caches {
 
 func (c caches) enabled() bool { return c.sessions != nil }
 
+// close stops the caches' background goroutines (Store.Close).
+func (c caches) close() {
+	c.sessions.Close()
+	c.users.Close()
+	c.denied.Close()
+}
+
 func (c caches) flush() {
 	c.sessions.Flush()
 	c.users.Flush()

@@ -186,6 +186,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	s.done.Wait()
+	s.cache.close()
 	for _, st := range []*sql.Stmt{s.getSession, s.userByID, s.deniedOneKey, s.deniedTwoKeys, s.denyUntil} {
 		if st != nil {
 			st.Close()
