@@ -237,4 +237,13 @@ func TestFactorPage_SSOUserWithAFactor(t *testing.T) {
 	if s, _ := v["session"].(map[string]any); s["aal"] != float64(2) {
 		t.Fatalf("whoami after an upstream mfa sign-in: %v", v)
 	}
+
+	// The provider's back-channel logout (by subject) ends the sessions that
+	// went through the factor page too.
+	if status, _, _ := e.postLogout("idp", e.op.Sign("logout+jwt", e.op.LogoutClaims("op-user-1", ""))); status != http.StatusOK {
+		t.Fatalf("back-channel logout: %d", status)
+	}
+	if b2.whoami(e) != "" || b3.whoami(e) != "" {
+		t.Fatal("back-channel logout left a session signed in")
+	}
 }
