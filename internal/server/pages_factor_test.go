@@ -247,3 +247,32 @@ func TestFactorPage_SSOUserWithAFactor(t *testing.T) {
 		t.Fatal("back-channel logout left a session signed in")
 	}
 }
+
+// The factor page lives under base_url's path like every page: the
+// redirects to it, its form and its links, as the binary wires it.
+func TestFactorPage_UnderBaseURLPath(t *testing.T) {
+	t.Parallel()
+	const prefix = "/auth"
+	e := newBuiltEnv(t, prefix, "")
+	e.addUser("a@example.com", pw)
+	c := e.client()
+	want(t, c.login("a@example.com", pw), 200, "")
+	secret, _ := c.do("POST", prefix+"/v1/mfa/totp", nil).json["secret"].(string)
+	r := c.do("POST", prefix+"/v1/mfa/totp/confirm", map[string]string{"code": authenticatorCode(t, secret, time.Now())})
+	want(t, r, 200, "")
+	codes, _ := r.json["recovery_codes"].([]any)
+	if len(codes) == 0 {
+		t.Fatalf("no recovery codes: %s", r.body)
+	}
+
+	b := e.client()
+	tok := csrfToken(t, b.page(prefix+"/login"))
+	r = b.form(prefix+"/login", url.Values{"email": {"a@example.com"}, "password": {pw}, "csrf_token": {tok}})
+	wantRedirect(t, r, prefix+"/login/factor")
+	wantRedirect(t, b.page(prefix+"/account"), prefix+"/login/factor?return_to=%2Fauth%2Faccount")
+	f := b.page(prefix + "/login/factor?method=recovery_code")
+	wantStatus(t, f, 200)
+	wantUnder(t, f, prefix)
+	wantRedirect(t, b.factorForm(f, "recovery_code", codes[0].(string), ""), prefix+"/account")
+	wantStatus(t, b.page(prefix+"/account"), 200)
+}
