@@ -68,7 +68,9 @@ type Sessions interface {
 }
 
 // SessionMethod is the session.Session Method of sessions created by a
-// sign-in with the named provider.
+// sign-in with the named provider. A caller may add a suffix after a colon
+// ("oidc:google:mfa", a sign-in still owing a local second factor); such
+// sessions belong to the provider too (BackChannelLogout ends them).
 func SessionMethod(provider string) string { return "oidc:" + provider }
 
 // LogoutToken is a verified logout token.
@@ -309,7 +311,7 @@ func (s *Set) BackChannelLogout(ctx context.Context, name, raw string, ids Ident
 		return nil, nil, fmt.Errorf("oidc: back-channel logout: %w", err)
 	}
 	for _, sess := range list {
-		if sess.Method == SessionMethod(name) {
+		if sess.Method == SessionMethod(name) || strings.HasPrefix(sess.Method, SessionMethod(name)+":") {
 			if err := end(sess.ID); err != nil {
 				return nil, nil, err
 			}

@@ -291,6 +291,9 @@ type Identity struct {
 	SessionID string
 	// ReturnTo is what Start was given.
 	ReturnTo string
+	// AMR is the ID token's amr (RFC 8176): how the provider authenticated
+	// the user, when it says (session.FactorFederated keeps what it can).
+	AMR []string
 }
 
 // Callback finishes a sign-in: query is the callback's query string and
@@ -394,6 +397,13 @@ func (s *Set) Callback(ctx context.Context, name string, query url.Values, bindi
 	id := &Identity{Provider: name, Issuer: idt.Issuer, Subject: idt.Subject, ReturnTo: f.ReturnTo}
 	if sid, _ := claims["sid"].(string); len(sid) <= 256 {
 		id.SessionID = sid
+	}
+	if amr, ok := claims["amr"].([]any); ok {
+		for _, v := range amr {
+			if v, ok := v.(string); ok {
+				id.AMR = append(id.AMR, v)
+			}
+		}
 	}
 	if email, _ := attrs[p.cfg.Claims.Email].(string); email != "" && verified(attrs["email_verified"]) {
 		id.Email = email

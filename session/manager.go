@@ -89,6 +89,10 @@ func (m *Manager) AbsoluteTimeout() time.Duration { return m.cfg.AbsoluteTimeout
 
 func (m *Manager) now() time.Time { return m.cfg.Now().UTC().Truncate(time.Millisecond) }
 
+// Now is the manager's clock (Config.Now) as it stamps sessions: UTC, to the
+// millisecond. For callers that build a Meta.Assurance.
+func (m *Manager) Now() time.Time { return m.now() }
+
 func (m *Manager) idleDeadline(lastSeen, expires time.Time) time.Time {
 	d := lastSeen.Add(m.cfg.IdleTimeout)
 	if d.After(expires) {

@@ -64,23 +64,12 @@ func (s *api) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	factors, err := s.factorsOf(ctx, u.ID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	method := "password"
-	if len(factors) > 0 {
-		method = methodPasswordMFA // a half-finished login: see mfa.go
-	}
-	sess, tok, err := s.sessions.Create(ctx, u.ID, session.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512), Method: method})
+	sess, tok, factors, err := s.startLogin(r, s.sessions, u, session.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512), Method: "password"})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	if len(factors) > 0 {
-		s.metrics.logins.WithLabelValues("mfa_required").Inc()
-		s.audit(r, "login.mfa_required", slog.String("user_id", u.ID), slog.String("session_id", sess.ID))
 		s.sessions.SetCookie(w, r, sess, tok)
 		writeJSON(w, http.StatusOK, map[string]any{"mfa_required": true, "methods": factors,
 			"session": viewCurrent(sess), "csrf_token": sess.CSRFToken})

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,14 +41,15 @@ const DefaultReauthWindow = 10 * time.Minute
 // mfaLoginTTL is how long a login that waits for its second factor lives.
 const mfaLoginTTL = 5 * time.Minute
 
-// methodPasswordMFA is the Method of a session made by a password login that
-// still owes its second factor: until Raise makes it aal2 it can only finish
-// (POST /v1/mfa/verify) or abandon (POST /v1/logout) the login. The marker
-// is the stored Method, which no client can change.
-const methodPasswordMFA = "password:mfa"
+// pendingSuffix ends the Method of a session made by a sign-in that still
+// owes its second factor ("password:mfa", "oidc:google:mfa"): until Raise
+// makes it aal2 it can only finish (POST /v1/mfa/verify, the factor page) or
+// abandon (POST /v1/logout) the login. The marker is the stored Method,
+// which no client can change.
+const pendingSuffix = ":mfa"
 
 // pendingRoutes are the only routes a half-finished login may use.
-var pendingRoutes = []string{"POST /v1/mfa/verify", "POST /v1/logout"}
+var pendingRoutes = []string{"POST /v1/mfa/verify", "POST /v1/logout", "GET " + factorPath, "POST " + factorPath}
 
 var (
 	errMFARequired    = errf(codeMFARequired, "finish the login with a second factor at /v1/mfa/verify")
@@ -67,6 +69,9 @@ type secondFactors interface {
 	// stepUp refuses a sensitive operation by a user with a factor whose
 	// last second factor is older than the reauth window.
 	stepUp(r *http.Request, id *identity) error
+	// verify checks a second factor for the caller's cookie session and
+	// raises it to aal2 under a new ID: the new session and its token.
+	verify(r *http.Request, id *identity, method, code string) (*session.Session, string, error)
 }
 
 // mfaAPI is the second-factor room (mfa.go): /v1/mfa, TOTP enrolment,
@@ -166,7 +171,7 @@ func (s *mfaAPI) methods(ctx context.Context, userID string) ([]string, error) {
 
 // pendingLogin reports whether s is a login still owing its second factor.
 func pendingLogin(s *session.Session) bool {
-	return s.Method == methodPasswordMFA && s.Assurance.AAL < session.AAL2
+	return strings.HasSuffix(s.Method, pendingSuffix) && s.Assurance.AAL < session.AAL2
 }
 
 // gate implements secondFactors. A half-finished login older than
@@ -213,6 +218,34 @@ func (b *base) factorsOf(ctx context.Context, userID string) ([]string, error) {
 		return nil, nil
 	}
 	return b.mfa.methods(ctx, userID)
+}
+
+// startLogin creates the session of u's sign-in with meta, for every way
+// in (the JSON login, the login form, single sign-on). A user with a second
+// factor, whose sign-in (meta.Assurance) has not already proved aal2, gets
+// a half-finished login (Method with pendingSuffix) and the factors it
+// owes; everyone else a complete session and no factors.
+func (b *base) startLogin(r *http.Request, sessions *session.Manager, u *account.User, meta session.Meta) (*session.Session, string, []string, error) {
+	ctx := r.Context()
+	factors, err := b.factorsOf(ctx, u.ID)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if meta.Assurance.AAL >= session.AAL2 {
+		factors = nil
+	}
+	if len(factors) > 0 {
+		meta.Method += pendingSuffix
+	}
+	sess, tok, err := sessions.Create(ctx, u.ID, meta)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if len(factors) > 0 {
+		b.metrics.logins.WithLabelValues("mfa_required").Inc()
+		b.audit(r, "login.mfa_required", slog.String("user_id", u.ID), slog.String("session_id", sess.ID))
+	}
+	return sess, tok, factors, nil
 }
 
 // stepUpFor is b.mfa.stepUp when second factors are on; nil otherwise.
@@ -382,48 +415,56 @@ func (s *mfaAPI) handleRecoveryCodes(w http.ResponseWriter, r *http.Request, id 
 
 // handleVerify: POST /v1/mfa/verify {method, code}. The cookie session —
 // a half-finished login, or a session stepping up — is replaced by one with
-// a new ID at aal2; the answer is a login's. Every attempt counts toward
-// the account's rate limit and lockout (account.CheckSecondFactor).
+// a new ID at aal2 (see verify); the answer is a login's.
 func (s *mfaAPI) handleVerify(w http.ResponseWriter, r *http.Request, id *identity) {
 	var req codeRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if req.Method != "totp" && req.Method != "recovery_code" {
-		s.writeError(w, r, errf(codeInvalidRequest, "method must be totp or recovery_code"))
+	ns, tok, err := s.verify(r, id, req.Method, req.Code)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	if req.Code == "" || len(req.Code) > 64 {
-		s.writeError(w, r, errf(codeInvalidRequest, "code is required"))
-		return
+	s.sessions.SetCookie(w, r, ns, tok)
+	writeJSON(w, http.StatusOK, map[string]any{"user": viewUser(id.User), "session": viewCurrent(ns), "csrf_token": ns.CSRFToken})
+}
+
+// verify implements secondFactors: the one check of a second factor, for
+// POST /v1/mfa/verify and the factor page. Every attempt counts toward the
+// account's rate limit and lockout (account.CheckSecondFactor); a right
+// code raises the cookie session to aal2 under a new ID (the old one ends)
+// and returns the new session and its token.
+func (s *mfaAPI) verify(r *http.Request, id *identity, method, code string) (*session.Session, string, error) {
+	if method != "totp" && method != "recovery_code" {
+		return nil, "", errf(codeInvalidRequest, "method must be totp or recovery_code")
+	}
+	if code == "" || len(code) > 64 {
+		return nil, "", errf(codeInvalidRequest, "code is required")
 	}
 	if id.Session == nil {
-		s.writeError(w, r, errf(codeInvalidRequest, "a second factor is verified for a cookie session"))
-		return
+		return nil, "", errf(codeInvalidRequest, "a second factor is verified for a cookie session")
 	}
 	ctx := r.Context()
 	uid := id.User.ID
 	err := s.accounts.CheckSecondFactor(ctx, uid, s.clientIP(r), func(ctx context.Context) (bool, error) {
-		return s.check(ctx, uid, req.Method, req.Code)
+		return s.check(ctx, uid, method, code)
 	})
 	if err != nil {
-		s.event(r, "failed", uid, slog.String("method", req.Method))
-		s.writeError(w, r, err)
-		return
+		s.event(r, "failed", uid, slog.String("method", method))
+		return nil, "", err
 	}
 	ns, tok, err := s.sessions.Raise(ctx, id.Session, session.FactorOTP)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, "", err
 	}
-	if req.Method == "recovery_code" {
+	if method == "recovery_code" {
 		left, _ := s.codes.Remaining(ctx, uid)
 		s.event(r, "recovery_code_used", uid, slog.Int("left", left))
 	}
-	s.event(r, "verified", uid, slog.String("method", req.Method), slog.String("session_id", ns.ID))
-	s.sessions.SetCookie(w, r, ns, tok)
-	writeJSON(w, http.StatusOK, map[string]any{"user": viewUser(id.User), "session": viewCurrent(ns), "csrf_token": ns.CSRFToken})
+	s.event(r, "verified", uid, slog.String("method", method), slog.String("session_id", ns.ID))
+	return ns, tok, nil
 }
 
 // check reports whether code is right for the user's method. Wrong,

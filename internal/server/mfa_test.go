@@ -247,14 +247,14 @@ func TestMFA_StepUpForSensitiveOperations(t *testing.T) {
 	}
 }
 
-// The login form has no second-factor step yet: it must not hand out a
-// session that skipped the factor.
+// The login form of a user with a factor hands out only a half-finished
+// login: it can neither open the account page nor call the API.
 func TestMFA_LoginFormDoesNotSkipTheFactor(t *testing.T) {
 	t.Parallel()
 	e, _, _ := mfaEnv(t, envOptions{})
 	c := e.client()
-	r := c.formLogin("a@example.com", pw)
-	if r.StatusCode != 401 || setCookieHeader(r) != "" || c.cookie() != nil {
-		t.Fatalf("form login of a user with a factor: %d, Set-Cookie %q", r.StatusCode, setCookieHeader(r))
-	}
+	wantRedirect(t, c.formLogin("a@example.com", pw), "/login/factor")
+	wantRedirect(t, c.page("/account"), "/login/factor?return_to=%2Faccount")
+	want(t, c.do("GET", "/v1/whoami", nil), 401, "mfa_required")
+	want(t, c.do("GET", "/v1/sessions", nil), 401, "mfa_required")
 }

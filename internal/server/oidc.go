@@ -167,8 +167,11 @@ func (s *ssoServer) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	if s.ends.endPresented(r) {
 		s.sessions.ClearCookie(w, r)
 	}
-	sess, tok, err := s.sessions.Create(ctx, u.ID, session.Meta{IP: s.clientIP(r),
-		UserAgent: truncate(r.UserAgent(), 512), Method: oidc.SessionMethod(name)})
+	// The upstream's amr counts (session.FactorFederated): a provider that
+	// did two factors already spares the user the local one.
+	up := session.Assurance{}.Add(s.sessions.Now(), session.FactorFederated(id.AMR))
+	sess, tok, factors, err := s.startLogin(r, s.sessions, u, session.Meta{IP: s.clientIP(r),
+		UserAgent: truncate(r.UserAgent(), 512), Method: oidc.SessionMethod(name), Assurance: up})
 	if err != nil {
 		s.oidcFail(w, r, name, err)
 		return
@@ -181,10 +184,14 @@ func (s *ssoServer) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 		s.oidcFail(w, r, name, err)
 		return
 	}
+	s.sessions.SetCookie(w, r, sess, tok)
+	if len(factors) > 0 {
+		seeOther(w, s.factorPage(s.returnTo(id.ReturnTo)))
+		return
+	}
 	s.metrics.logins.WithLabelValues("success").Inc()
 	s.audit(r, "session.created", slog.String("user_id", u.ID), slog.String("session_id", sess.ID),
 		slog.String("method", "oidc:"+name))
-	s.sessions.SetCookie(w, r, sess, tok)
 	seeOther(w, s.orAccount(s.returnTo(id.ReturnTo)))
 }
 

@@ -44,11 +44,20 @@ type ssoEnv struct {
 	op    *oidctest.Provider
 	store *memstore.Store
 	mgr   *session.Manager
+	// clock is the sessions' and second factors' clock when withMFA.
+	clock *clock
 }
 
 // newSSOEnv starts the environment; setup, when given, changes the
 // provider before sessiond runs discovery.
 func newSSOEnv(t *testing.T, setup ...func(p *oidctest.Provider)) *ssoEnv {
+	t.Helper()
+	return newSSOEnvWith(t, false, setup...)
+}
+
+// newSSOEnvWith is newSSOEnv, with second factors on when withMFA (their
+// clock, and the sessions', settable from the real time on).
+func newSSOEnvWith(t *testing.T, withMFA bool, setup ...func(p *oidctest.Provider)) *ssoEnv {
 	t.Helper()
 	op := oidctest.New(t, ssoClientID, ssoClientSecret)
 	op.Set(func(p *oidctest.Provider) {
@@ -61,7 +70,16 @@ func newSSOEnv(t *testing.T, setup ...func(p *oidctest.Provider)) *ssoEnv {
 	st := memstore.New(nil)
 	logBuf := &syncBuffer{}
 	acc := &account.Service{Store: st, Hasher: cheapHasher()}
-	mgr, err := session.NewManager(session.Config{Store: st})
+	clk := &clock{t: time.Now().UTC()}
+	var mfaOpt *server.MFA
+	if withMFA {
+		mfaOpt = testMFA(t, st, clk.Now)
+	}
+	cfg := session.Config{Store: st}
+	if withMFA {
+		cfg.Now = clk.Now
+	}
+	mgr, err := session.NewManager(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,12 +94,12 @@ func newSSOEnv(t *testing.T, setup ...func(p *oidctest.Provider)) *ssoEnv {
 	}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(tWriter{t}, logBuf), nil))
 	s, err := server.New(server.Options{Sessions: mgr, Accounts: acc, Users: st, Log: log, Audit: log,
-		OIDC: &server.OIDC{Providers: set, Identities: st}})
+		OIDC: &server.OIDC{Providers: set, Identities: st}, MFA: mfaOpt})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h = s
-	return &ssoEnv{t: t, log: logBuf, url: hs, op: op, store: st, mgr: mgr}
+	return &ssoEnv{t: t, log: logBuf, url: hs, op: op, store: st, mgr: mgr, clock: clk}
 }
 
 // browser is a cookie jar that follows no redirects by itself.

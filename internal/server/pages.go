@@ -39,6 +39,7 @@ var (
 	loginNotices = map[string]string{
 		"signed-out":            "You have signed out.",
 		"signed-out-everywhere": "You have signed out everywhere.",
+		"factor-expired":        "Your sign-in took too long to finish. Please sign in again.",
 	}
 	accountNotices = map[string]string{
 		"device":   "Signed out of 1 device.",
@@ -174,13 +175,7 @@ func (p *pages) login(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.As(err, &rl):
 			p.metrics.logins.WithLabelValues("rate_limited").Inc()
-			wait := retryAfterSeconds(rl.RetryAfter)
-			w.Header().Set("Retry-After", wait)
-			unit := " seconds."
-			if wait == "1" {
-				unit = " second."
-			}
-			page.Error = "Too many attempts. Try again in " + wait + unit
+			page.Error = tooManyAttempts(w, rl)
 			p.renderLogin(w, r, http.StatusTooManyRequests, page)
 		case errors.Is(err, account.ErrInvalidCredentials):
 			p.metrics.logins.WithLabelValues("failure").Inc()
@@ -194,21 +189,15 @@ func (p *pages) login(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if factors, err := p.factorsOf(ctx, u.ID); err != nil || len(factors) > 0 {
-		if err != nil {
-			p.errs.fail(w, r, err)
-			return
-		}
-		// The form has no second-factor step yet: no session at all, rather
-		// than one that skipped the factor.
-		p.metrics.logins.WithLabelValues("mfa_required").Inc()
-		page.Error = "This account signs in with a second factor, which this page cannot ask for yet."
-		p.renderLogin(w, r, http.StatusUnauthorized, page)
-		return
-	}
-	sess, tok, err := p.sessions.Create(ctx, u.ID, session.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512), Method: "password"})
+	sess, tok, factors, err := p.startLogin(r, p.sessions, u, session.Meta{IP: ip, UserAgent: truncate(r.UserAgent(), 512), Method: "password"})
 	if err != nil {
 		p.errs.fail(w, r, err)
+		return
+	}
+	if len(factors) > 0 {
+		p.sessions.SetCookie(w, r, sess, tok)
+		p.clearLoginToken(w, r)
+		seeOther(w, p.factorPage(page.ReturnTo))
 		return
 	}
 	p.metrics.logins.WithLabelValues("success").Inc()
@@ -304,6 +293,10 @@ func (p *pages) session(w http.ResponseWriter, r *http.Request) (*identity, bool
 	if err == nil {
 		return id, true
 	}
+	if errors.Is(err, errMFARequired) { // a half-finished login: its factor first
+		seeOther(w, p.factorPage(p.origin.url("/account")))
+		return nil, false
+	}
 	if err != nil && !errors.Is(err, errUnauthorized) {
 		p.errs.fail(w, r, err)
 		return nil, false
@@ -331,14 +324,22 @@ func (p *pages) action(h pageAction) http.HandlerFunc {
 		if !ok || !p.parseForm(w, r) {
 			return
 		}
-		got := r.PostForm.Get("csrf_token")
-		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(id.Session.CSRFToken)) != 1 {
-			p.errs.refuse(w, r, errf(codeCSRF, "missing or wrong csrf_token"), "This page has expired",
-				"The form was out of date, so nothing was changed. Reload your account page and try again.")
-			return
+		if p.formCSRF(w, r, id) {
+			h(w, r, id)
 		}
-		h(w, r, id)
 	}
+}
+
+// formCSRF checks the form's csrf_token against id's session, refusing the
+// request with an error page when it is missing or wrong.
+func (p *pages) formCSRF(w http.ResponseWriter, r *http.Request, id *identity) bool {
+	got := r.PostForm.Get("csrf_token")
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(id.Session.CSRFToken)) != 1 {
+		p.errs.refuse(w, r, errf(codeCSRF, "missing or wrong csrf_token"), "This page has expired",
+			"The form was out of date, so nothing was changed. Reload the page and try again.")
+		return false
+	}
+	return true
 }
 
 // account: GET /account.
@@ -489,6 +490,17 @@ func (p *pages) renderLogin(w http.ResponseWriter, r *http.Request, status int, 
 	if err := p.site.RenderLogin(w, status, page); err != nil {
 		p.log.ErrorContext(r.Context(), "render login page", slog.Any("error", err))
 	}
+}
+
+// tooManyAttempts sets Retry-After for rl and returns the form's message.
+func tooManyAttempts(w http.ResponseWriter, rl *account.RateLimitedError) string {
+	wait := retryAfterSeconds(rl.RetryAfter)
+	w.Header().Set("Retry-After", wait)
+	unit := " seconds."
+	if wait == "1" {
+		unit = " second."
+	}
+	return "Too many attempts. Try again in " + wait + unit
 }
 
 // crossSite refuses a cross-site form post.

@@ -184,6 +184,7 @@ func (s *Server) routes() error {
 	if err := mfaRoutes(b, opt, auth, m); err != nil {
 		return err
 	}
+	factorPages{pg}.routes(m)
 	newAdminAPI(b, opt, ends).routes(m, auth)
 	newLifecycle(b, opt, site, auth, ends).routes(m)
 	gw := &gatewayServer{base: b, g: opt.Gateway, auth: auth, tokens: opt.Tokens}
