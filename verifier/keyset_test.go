@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -498,4 +499,45 @@ func TestCheckRedirect_RefusesDowngrade(t *testing.T) {
 	if err := checkRedirect(mk("https://a.example/j"), via); err == nil {
 		t.Error("redirect loop allowed")
 	}
+}
+
+// A key that leaves the published set (retired at once after a leak) is
+// dropped at the first use after the set's freshness (max-age) ends, even
+// when no token with a new kid triggers a refetch.
+func TestRemoteKeySet_RetiredKeyDroppedWithinFreshness(t *testing.T) {
+	t.Parallel()
+	e := newIssuerEnv(t, token.EdDSA)
+	v := e.verifier(t, nil)
+	old := e.issue(t, token.Claims{})
+	mustVerify(t, v, old)
+	kid := tokenKid(t, old)
+	if _, err := e.keys.Retire(context.Background(), kid); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Add(DefaultTTL - time.Second) // sessiond's max-age is 300 s
+	mustVerify(t, v, old)               // still fresh: documented
+	e.clk.Add(time.Second)
+	if _, err := v.Verify(context.Background(), old); !errors.Is(err, token.ErrInvalidToken) {
+		t.Fatalf("token of a retired key after the set's freshness: %v, want ErrInvalidToken", err)
+	}
+	// It stays refused, while the refetch rate limit holds.
+	e.clk.Add(time.Second)
+	if _, err := v.Verify(context.Background(), old); !errors.Is(err, token.ErrInvalidToken) {
+		t.Fatalf("second try: %v", err)
+	}
+}
+
+// tokenKid reads the kid from a compact JWS header.
+func tokenKid(t *testing.T, raw string) string {
+	t.Helper()
+	h, _, _ := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdr struct{ Kid string }
+	if err := json.Unmarshal(b, &hdr); err != nil {
+		t.Fatal(err)
+	}
+	return hdr.Kid
 }
