@@ -80,6 +80,10 @@ type Keys struct {
 
 	mu         sync.Mutex // serializes reloads and writes
 	lastReload time.Time  // guarded by mu
+
+	// removals counts the reloads that found a key gone (retired at once,
+	// or pruned): see Removals.
+	removals atomic.Uint64
 }
 
 // keySnapshot is an immutable view of the key set.
@@ -161,6 +165,12 @@ func (k *Keys) reloadLocked(ctx context.Context) error {
 		byID[key.ID] = key
 	}
 	sort.Slice(keys, func(i, j int) bool { return newer(keys[i], keys[j]) })
+	for id := range k.snap.Load().byID {
+		if _, ok := byID[id]; !ok {
+			k.removals.Add(1)
+			break
+		}
+	}
 	k.snap.Store(&keySnapshot{keys: keys, byID: byID})
 	k.lastReload = k.cfg.Now()
 	return nil
@@ -374,6 +384,66 @@ func (k *Keys) Prune(ctx context.Context) ([]string, error) {
 	}
 	return pruned, nil
 }
+
+// Retire removes the key kid at once, for a key that leaked: it is deleted
+// from the store, so it leaves the JWKS now and no token it signed verifies
+// any more, here at once and on other nodes at their next reload (Run, every
+// RefreshInterval). When kid was the signer (or no other key would sign
+// now), the next key signs immediately: a pre-published key is promoted, or
+// a new key of the configured Alg is created. Retire returns the kid that
+// signs now. An unknown kid is an error matching ErrNotFound. Tokens the
+// retired key signed must be re-obtained (refresh tokens are not JWTs and
+// keep working).
+func (k *Keys) Retire(ctx context.Context, kid string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.reloadLocked(ctx); err != nil {
+		return "", err
+	}
+	if _, ok := k.snap.Load().byID[kid]; !ok {
+		return "", fmt.Errorf("token: retire key %q: %w", truncate(kid, MaxKeyIDLen), ErrNotFound)
+	}
+	if err := k.store.DeleteKey(ctx, kid); err != nil {
+		return "", fmt.Errorf("token: retire key: %w", err)
+	}
+	if err := k.reloadLocked(ctx); err != nil {
+		return "", err
+	}
+	now := k.cfg.Now()
+	snap := k.snap.Load()
+	var next *Key // the pre-published key, if any
+	for _, key := range snap.keys {
+		if key.RetiredAt.IsZero() && key.NotBefore.After(now) {
+			next = key
+			break
+		}
+	}
+	signer := snap.signer(now)
+	switch {
+	case signer != nil && (signer.RetiredAt.IsZero() || next != nil):
+		return signer.ID, nil
+	case signer != nil: // its successor was the retired key: it signs on
+		s := *signer
+		s.RetiredAt, s.ExpiresAt = time.Time{}, time.Time{}
+		if err := k.put(ctx, &s); err != nil {
+			return "", fmt.Errorf("token: retire key: %w", err)
+		}
+		return s.ID, k.reloadLocked(ctx)
+	case next != nil:
+		p := *next
+		p.NotBefore = now
+		if err := k.addLocked(ctx, &p); err != nil {
+			return "", fmt.Errorf("token: retire key: promote: %w", err)
+		}
+		return p.ID, nil
+	}
+	return k.rotateLocked(ctx, now, 0)
+}
+
+// Removals counts how often a reload found that a key had gone from the
+// store (Retire, Prune, or either done by another node). Caches of verified
+// tokens compare it to drop what a removed key vouched for.
+func (k *Keys) Removals() uint64 { return k.removals.Load() }
 
 // Run reloads and prunes the key set every RefreshInterval until ctx is done,
 // then returns ctx.Err(). Errors are logged (Logger) and retried at the next

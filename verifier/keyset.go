@@ -79,8 +79,12 @@ type RemoteKeySetConfig struct {
 // keeps it in memory for as long as the response's Cache-Control max-age
 // says (bounded by MinTTL and MaxTTL). A kid it does not know triggers a
 // refetch, at most one per MinRefetchInterval; concurrent callers share one
-// fetch. When a refetch fails, the set it has keeps serving for up to
-// MaxStale past its freshness. Keys named by a token (jku, x5u, jwk, x5c)
+// fetch. A key that left the published set (sessiond retires a leaked key
+// at once) is dropped by the first VerificationKey after the set's
+// freshness ends: within max-age of its removal (sessiond publishes
+// max-age=300, so 5 minutes), sooner when a new kid triggers a refetch.
+// When a refetch fails, the set it has keeps serving for up to MaxStale past
+// its freshness. Keys named by a token (jku, x5u, jwk, x5c)
 // are never fetched: token.Verifier refuses such tokens before asking.
 //
 // A fetched set holding private or symmetric key material (kty oct; d, p,

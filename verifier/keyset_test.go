@@ -499,3 +499,32 @@ func TestCheckRedirect_RefusesDowngrade(t *testing.T) {
 		t.Error("redirect loop allowed")
 	}
 }
+
+// A key that leaves the published set (retired at once after a leak) is
+// dropped at the first use after the set's freshness (max-age) ends, even
+// when no token with a new kid triggers a refetch.
+func TestRemoteKeySet_RetiredKeyDroppedWithinFreshness(t *testing.T) {
+	t.Parallel()
+	e := newIssuerEnv(t, token.EdDSA)
+	v := e.verifier(t, nil)
+	old := e.issue(t, token.Claims{})
+	mustVerify(t, v, old)
+	signer, err := e.keys.Signer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.keys.Retire(context.Background(), signer.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Add(DefaultTTL - time.Second) // sessiond's max-age is 300 s
+	mustVerify(t, v, old)               // still fresh: documented
+	e.clk.Add(time.Second)
+	if _, err := v.Verify(context.Background(), old); !errors.Is(err, token.ErrInvalidToken) {
+		t.Fatalf("token of a retired key after the set's freshness: %v, want ErrInvalidToken", err)
+	}
+	// It stays refused, while the refetch rate limit holds.
+	e.clk.Add(time.Second)
+	if _, err := v.Verify(context.Background(), old); !errors.Is(err, token.ErrInvalidToken) {
+		t.Fatalf("second try: %v", err)
+	}
+}

@@ -18,6 +18,12 @@ import (
 // holds it when the first token it signed arrives.
 const JWKSMaxAge = 5 * time.Minute
 
+// KeyRefreshInterval is how often every node reloads the signing keys from
+// the store (token.Keys.Run): the bound within which a key retired on one
+// node (`sessiond keys retire`, POST /v1/admin/keys/{kid}/retire) stops
+// verifying, and signing, on every other node.
+const KeyRefreshInterval = 10 * time.Second
+
 // buildTokens wires access and refresh tokens. It returns nil when the
 // session store cannot hold refresh families.
 func buildTokens(ctx context.Context, cfg *config.Config, stores *Stores, log *slog.Logger) (*server.Tokens, error) {
@@ -26,7 +32,7 @@ func buildTokens(ctx context.Context, cfg *config.Config, stores *Stores, log *s
 	}
 	kc := token.KeysConfig{
 		Alg: token.Alg(cfg.Token.Alg), TokenTTL: cfg.Token.AccessTTL.Duration, Leeway: cfg.Token.Leeway.Duration,
-		PublishDelay: JWKSMaxAge + time.Minute, Logger: log,
+		PublishDelay: JWKSMaxAge + time.Minute, RefreshInterval: KeyRefreshInterval, Logger: log,
 	}
 	kek := cfg.Token.KeyEncryptionKeyBytes()
 	if kek == nil && stores.SharedKeys {

@@ -6,11 +6,14 @@ import (
 	"log/slog"
 	"text/tabwriter"
 	"time"
+
+	sessiondapp "github.com/sessiond/sessiond/internal/app"
 )
 
 type keysCmd struct {
 	List   keysListCmd   `cmd:"" help:"List signing keys."`
 	Rotate keysRotateCmd `cmd:"" help:"Create a new signing key; the current one keeps verifying until its tokens expire."`
+	Retire keysRetireCmd `cmd:"" help:"Remove a leaked signing key at once: it leaves the JWKS, its tokens stop verifying, another key signs."`
 }
 
 type keysListCmd struct{ jsonFlag }
@@ -84,5 +87,37 @@ func (c *keysRotateCmd) Run(rc *runCtx) error {
 	}
 	app.Log.Info("audit", slog.Bool("audit", true), slog.String("event", "keys.rotated"), slog.String("kid", kid), slog.String("reason", "cli"))
 	fmt.Fprintf(rc.m.Stdout, "new key %s: published now, signs once every JWKS cache holds it\n", kid)
+	return nil
+}
+
+type keysRetireCmd struct {
+	jsonFlag
+	KID string `arg:"" name:"kid" help:"The kid of the key to retire."`
+	Now bool   `help:"Required: the key stops verifying at once, and every token it signed with it (users sign in or refresh again)."`
+}
+
+func (c *keysRetireCmd) Run(rc *runCtx) error {
+	if !c.Now {
+		return errors.New("keys retire: --now is required (tokens the key signed stop working at once; for a planned change use keys rotate)")
+	}
+	app, err := rc.app(nil)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if app.Tokens == nil {
+		return errors.New("keys retire: the configured stores hold no tokens")
+	}
+	signer, err := app.Tokens.Keys.Retire(rc, c.KID)
+	if err != nil {
+		return fmt.Errorf("keys retire: %w", err)
+	}
+	app.Log.Info("audit", slog.Bool("audit", true), slog.String("event", "keys.retired"), slog.String("kid", c.KID),
+		slog.String("signing_kid", signer), slog.String("reason", "cli"))
+	if c.JSON {
+		return printJSON(rc.m.Stdout, map[string]string{"retired": c.KID, "kid": signer})
+	}
+	fmt.Fprintf(rc.m.Stdout, "key %s retired: gone from the JWKS, its tokens refused (other nodes within %s); key %s signs now\n",
+		c.KID, sessiondapp.KeyRefreshInterval, signer)
 	return nil
 }

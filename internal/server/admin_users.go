@@ -26,7 +26,10 @@ type adminAPI struct {
 	dir account.Directory
 	// factors is read for the export; nil when the store keeps none.
 	factors factorReader
-	now     func() time.Time
+	// keys retires leaked signing keys; nil without access tokens (then
+	// the route is absent).
+	keys keyRetirer
+	now  func() time.Time
 }
 
 // factorReader is what the export reads of a user's second factors.
@@ -43,6 +46,9 @@ func newAdminAPI(b *base, opt Options, ends *signouts) *adminAPI {
 	}
 	a.dir, _ = opt.Users.(account.Directory)
 	a.factors, _ = opt.Users.(factorReader)
+	if opt.Tokens != nil && opt.Tokens.Keys != nil {
+		a.keys = opt.Tokens.Keys
+	}
 	return a
 }
 
@@ -53,6 +59,9 @@ func (s *adminAPI) routes(m *http.ServeMux, auth *authn) {
 	m.HandleFunc("GET /v1/admin/users/{id}/export", auth.admin(s.handleAdminExportUser))
 	m.HandleFunc("GET /v1/admin/users/{id}/sessions", auth.admin(s.handleAdminListSessions))
 	m.HandleFunc("DELETE /v1/admin/users/{id}/sessions", auth.admin(s.handleAdminDeleteSessions))
+	if s.keys != nil {
+		m.HandleFunc("POST /v1/admin/keys/{kid}/retire", auth.admin(s.handleAdminRetireKey))
+	}
 	if s.dir != nil {
 		m.HandleFunc("GET /v1/admin/users", auth.admin(s.handleAdminListUsers))
 		m.HandleFunc("DELETE /v1/admin/users/{id}", auth.admin(s.handleAdminDeleteUser))

@@ -12,7 +12,10 @@ import (
 // verified, keyed by SHA-256 of the token text, until they expire. Only
 // verification is skipped on a hit: revocation (the jti and sid denylist,
 // the user's token version, a disabled user) is checked on every request.
-// Memory is bounded: at most verifiedShards × verifiedPerShard entries.
+// Each entry remembers the key set's removal count (token.Keys.Removals)
+// when it was verified; once a key has left the key set (retired at once,
+// or pruned) older entries miss, so a retired key's tokens are verified
+// again, and refused. Memory is bounded: at most verifiedShards × verifiedPerShard entries.
 type verifiedCache struct {
 	shards [verifiedShards]verifiedShard
 }
@@ -25,34 +28,43 @@ const (
 // verifiedShard is one lock's share of the cache.
 type verifiedShard struct {
 	mu sync.Mutex
-	m  map[[32]byte]*token.Claims
+	m  map[[32]byte]verifiedEntry
 }
 
-// get returns raw's verified claims when cached and still valid at now,
-// and raw's key for put.
-func (c *verifiedCache) get(raw string, now time.Time) (*token.Claims, [32]byte, bool) {
+// verifiedEntry is a cached verification: the claims and the key set's
+// removal count when they were verified.
+type verifiedEntry struct {
+	claims   *token.Claims
+	removals uint64
+}
+
+// get returns raw's verified claims when cached, still valid at now and
+// verified while the key set's removal count was removals, and raw's key
+// for put.
+func (c *verifiedCache) get(raw string, now time.Time, removals uint64) (*token.Claims, [32]byte, bool) {
 	k := sha256.Sum256([]byte(raw))
 	sh := &c.shards[k[0]%verifiedShards]
 	sh.mu.Lock()
-	cl, ok := sh.m[k]
+	e, ok := sh.m[k]
 	sh.mu.Unlock()
-	if !ok || !now.Before(cl.ExpiresAt) {
+	if !ok || e.removals != removals || !now.Before(e.claims.ExpiresAt) {
 		return nil, k, false
 	}
-	return cl, k, true
+	return e.claims, k, true
 }
 
-// put caches claims under k.
-func (c *verifiedCache) put(k [32]byte, cl *token.Claims, now time.Time) {
+// put caches claims under k, verified at the key set's removal count
+// removals (read before verifying).
+func (c *verifiedCache) put(k [32]byte, cl *token.Claims, now time.Time, removals uint64) {
 	sh := &c.shards[k[0]%verifiedShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.m == nil {
-		sh.m = make(map[[32]byte]*token.Claims)
+		sh.m = make(map[[32]byte]verifiedEntry)
 	}
 	if len(sh.m) >= verifiedPerShard {
 		for key, v := range sh.m { // drop the expired, then anything
-			if !now.Before(v.ExpiresAt) {
+			if !now.Before(v.claims.ExpiresAt) {
 				delete(sh.m, key)
 			}
 		}
@@ -63,5 +75,5 @@ func (c *verifiedCache) put(k [32]byte, cl *token.Claims, now time.Time) {
 			delete(sh.m, key)
 		}
 	}
-	sh.m[k] = cl
+	sh.m[k] = verifiedEntry{claims: cl, removals: removals}
 }

@@ -94,7 +94,8 @@ var errUserDisabled = errors.New("server: user disabled")
 // rule: the jti and sid denylist, the user's token version, disabled users.
 func (t *Tokens) AuthenticateBearer(ctx context.Context, raw string) (*account.User, *BearerIdentity, error) {
 	now := t.now()
-	c, key, hit := t.verified.get(raw, now)
+	removals := t.Keys.Removals() // before verifying: a removal meanwhile makes the entry miss
+	c, key, hit := t.verified.get(raw, now, removals)
 	if !hit {
 		var err error
 		c, err = t.Verifier.Verify(ctx, raw)
@@ -104,7 +105,7 @@ func (t *Tokens) AuthenticateBearer(ctx context.Context, raw string) (*account.U
 			}
 			return nil, nil, err
 		}
-		t.verified.put(key, c, now)
+		t.verified.put(key, c, now, removals)
 	}
 	denied, err := t.Refresh.Denied(ctx, c.ID, c.SessionID, c.ClientID)
 	if err != nil {
