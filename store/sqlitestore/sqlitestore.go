@@ -39,9 +39,17 @@ type Options struct {
 	// see caches). Default 100,000; negative disables the caches.
 	CacheEntries int
 	// ChangePoll is how often the store checks whether another process
-	// wrote to the file, which bounds how long such a write (the CLI
-	// revoking a session) can go unseen by the caches. Default 5ms.
+	// wrote to the file right after a commit (by any process). Default 5ms.
 	ChangePoll time.Duration
+	// ChangePollIdle is how often it checks while the file is quiet, and
+	// so the worst case for a write by another process (the CLI revoking a
+	// session) to go unseen by the caches; on Linux such a write wakes the
+	// store through inotify and is seen within ChangePoll of its commit.
+	// Default 1s where the inotify watch works, 50ms otherwise; never below
+	// ChangePoll.
+	ChangePollIdle time.Duration
+
+	noWatch bool // tests: no watcher goroutine; they call poll themselves
 }
 
 // Store is the SQLite store. It is safe for concurrent use, also by several
@@ -53,7 +61,9 @@ type Store struct {
 	// Prepared hot-path reads (parsing is half the cost of a lookup).
 	getSession, userByID, deniedOneKey, deniedTwoKeys, denyUntil *sql.Stmt
 
-	cache caches
+	cache     caches
+	watch     watch
+	closeWake func() error // stops watchWAL; nil without it
 
 	stop chan struct{}
 	done sync.WaitGroup
@@ -125,13 +135,32 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	if s.cache = newCaches(opt); s.cache.enabled() {
 		// The baseline is read before anything can be cached, so no write
 		// by another process can fall between the two.
-		var v int64
-		if err := s.w.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+		if err := s.w.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&s.watch.last); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("sqlitestore: open %s: data_version: %w", path, err)
 		}
+		// Without the -shm file (it exists once a connection is open in
+		// WAL mode) every poll asks data_version.
+		if f, err := os.Open(path + "-shm"); err == nil {
+			s.watch.shm = f
+		}
+		s.watch.verified = time.Now()
+		if opt.noWatch {
+			return s, nil
+		}
+		wake, closeWake, err := watchWAL(path)
+		idle := opt.ChangePollIdle
+		switch {
+		case err == nil:
+			s.closeWake = closeWake
+			if idle <= 0 {
+				idle = time.Second
+			}
+		case idle <= 0:
+			idle = 50 * time.Millisecond
+		}
 		s.done.Add(1)
-		go s.watchLoop(opt.ChangePoll, v)
+		go s.watchLoop(opt.ChangePoll, max(idle, opt.ChangePoll), wake)
 	}
 	return s, nil
 }
@@ -187,6 +216,12 @@ func (s *Store) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	s.done.Wait()
 	s.cache.close()
+	if s.closeWake != nil {
+		s.closeWake()
+	}
+	if s.watch.shm != nil {
+		s.watch.shm.Close()
+	}
 	for _, st := range []*sql.Stmt{s.getSession, s.userByID, s.deniedOneKey, s.deniedTwoKeys, s.denyUntil} {
 		if st != nil {
 			st.Close()
