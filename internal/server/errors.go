@@ -153,6 +153,9 @@ func (b *base) classify(r *http.Request, err error) (*apiError, int) {
 func (b *base) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae, status := b.classify(r, err)
 	setRetryAfter(w.Header(), ae.RetryAfter)
+	if ae.Code == codeStepUpRequired { // RFC 9470 step-up challenge
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_user_authentication", error_description="a second factor is required", acr_values="aal2"`)
+	}
 	writeJSON(w, status, map[string]string{"error": ae.Code, "message": ae.Message})
 }
 

@@ -227,7 +227,12 @@ func TestMFA_StepUpForSensitiveOperations(t *testing.T) {
 	c.csrf, _ = r.json["csrf_token"].(string)
 
 	e.clock.Advance(10*time.Minute + time.Second) // beyond mfa.reauth_window
-	want(t, c.do("DELETE", "/v1/mfa/totp", nil), 401, "step_up_required")
+	r = c.do("DELETE", "/v1/mfa/totp", nil)
+	want(t, r, 401, "step_up_required")
+	// RFC 9470: the challenge names what is missing.
+	if got := r.Header.Get("WWW-Authenticate"); !strings.Contains(got, `error="insufficient_user_authentication"`) || !strings.Contains(got, `acr_values="aal2"`) {
+		t.Fatalf("step-up WWW-Authenticate = %q, want an RFC 9470 challenge", got)
+	}
 	want(t, c.do("POST", "/v1/mfa/recovery-codes", nil), 401, "step_up_required")
 	want(t, c.do("POST", "/v1/password", map[string]string{"current_password": pw, "new_password": "another long passphrase 42"}), 401, "step_up_required")
 	want(t, c.do("DELETE", "/v1/sessions?scope=all", nil), 401, "step_up_required")
